@@ -20,7 +20,7 @@ export const CIRCUIT_BUILD_DIR = path.join(REPO_ROOT, "build", "circuits");
 const CIRCOM_CLI = require.resolve("circom2/cli.js");
 const CIRCOM_PACKAGE_VERSION: string = (require("circom2/package.json") as { version: string }).version;
 /** Flags every build uses; part of the cache key and of the audit manifest. */
-export const CIRCOM_FLAGS = ["--r1cs", "--wasm", "--sym", "--O1", "--inspect", "-l", "node_modules"] as const;
+export const CIRCOM_FLAGS = ["--r1cs", "--wasm", "--sym", "--O2", "--inspect", "-l", "node_modules"] as const;
 
 export interface CompiledCircuit {
   readonly name: string;
