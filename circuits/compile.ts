@@ -97,6 +97,8 @@ export async function compileCircuit(name: string, mainFile: string): Promise<Co
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const log = await runCircom([path.relative(REPO_ROOT, main), ...CIRCOM_FLAGS, "-o", path.relative(REPO_ROOT, dir)]);
+  // circom's witness_calculator.js is CommonJS; the repo's package.json says "type": "module".
+  writeFileSync(path.join(dir, "package.json"), '{ "type": "commonjs" }\n');
   writeFileSync(stampPath, JSON.stringify({ sourceHash, log }, null, 2));
   return { ...result, sourceHash, log, cached: false };
 }

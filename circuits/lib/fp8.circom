@@ -41,9 +41,8 @@ template Fp8MagnitudeFromBits(EB, MB) {
     for (var i = 0; i < MB; i++) {
         mantissa += m[i] * (1 << i);
     }
-    // (2^e + z) is even for every e, so the halving is exact.
-    magnitude <-- ((1 << MB) * (1 - z) + mantissa) * (pow2e + z) / 2;
-    2 * magnitude === ((1 << MB) * (1 - z) + mantissa) * (pow2e + z);
+    // (2^e + z) is even for every e, so the field halving is the integer one.
+    magnitude <== ((1 << MB) * (1 - z) + mantissa) * (pow2e + z) / 2;
 }
 
 /// @title Fp8E4M3Decode
