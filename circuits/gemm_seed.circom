@@ -15,7 +15,7 @@ include "./lib/challenge.circom";
 ///         Work shape: A is (TM·2^dr)×K, B is K×(TN·2^dc); tile (r, c) covers rows r·TM… and columns c·TN….
 ///         A's row block r is stream(seed, 1, r) row-major (TM×K); B's column block c is stream(seed, 2, c) row-major
 ///         (K×TN); NaN codes in the stream (0x7F, 0xFF) stand for ±0.
-/// @param NT challenged tiles per proof
+/// @param NT challenged tiles per proof (tile u uses window u mod ⌊224/(MAX_DR+MAX_DC)⌋ of Poseidon(challenge, v))
 /// @param TM, TN tile rows and columns; K the inner dimension (whole; K-splitting is described in docs/circuits.md)
 /// @param MAX_DR, MAX_DC largest grid: the output tree has depth MAX_DR + MAX_DC
 /// @input outputRoot (public) the committed output root
@@ -47,6 +47,21 @@ template Fp8GemmSeedProof(NT, TM, TN, K, MAX_DR, MAX_DC) {
     component grid = WorkShape(MAX_DR, MAX_DC);
     grid.shape <== shape;
 
+    var WINDOW = challengeWindowBits(MAX_DR, MAX_DC);
+    var PER_HASH = challengeTilesPerHash(MAX_DR, MAX_DC);
+    var HASHES = (NT + PER_HASH - 1) \ PER_HASH;
+    component challengeBits = ChallengeBits(HASHES);
+    challengeBits.challenge <== challenge;
+    // Window bits no tile reads are still range-checked inside ChallengeBits.
+    for (var v = 0; v < HASHES; v++) {
+        for (var bit = 0; bit < 254; bit++) {
+            var u = v * PER_HASH + bit \ WINDOW;
+            if (bit >= PER_HASH * WINDOW || u >= NT) {
+                _ <== challengeBits.bits[v][bit];
+            }
+        }
+    }
+
     component tile[NT];
     component aStream[NT];
     component bStream[NT];
@@ -56,8 +71,10 @@ template Fp8GemmSeedProof(NT, TM, TN, K, MAX_DR, MAX_DC) {
     component leaf[NT];
     component path[NT];
     for (var u = 0; u < NT; u++) {
-        tile[u] = ChallengedTile(u, MAX_DR, MAX_DC);
-        tile[u].challenge <== challenge;
+        tile[u] = ChallengedTile(MAX_DR, MAX_DC);
+        for (var bit = 0; bit < WINDOW; bit++) {
+            tile[u].window[bit] <== challengeBits.bits[u \ PER_HASH][(u % PER_HASH) * WINDOW + bit];
+        }
         tile[u].rowMask <== grid.rowMask;
         tile[u].colMask <== grid.colMask;
 

@@ -4,7 +4,8 @@
  * For FP8 inputs with value unit u (E4M3FN 2^-9, E5M2 2^-16) every product is an integer multiple of u², so for output
  * (i, j) the checker works with exact integers in units of u²:
  *   S = Σ_k a_ik·b_kj,   T = Σ_k |a_ik·b_kj|,   C = c / u² (the committed float32 c, decoded exactly).
- * c is correct iff (1) it is finite, (2) C is an integer, (3) 512·|C − S| ≤ T.
+ * c is correct iff (1) it is finite, (2) c is an integer multiple of 2^-9·u² (the tolerance's resolution), i.e.
+ * X = 512·C = c·2^(productUnitShift + 9) is an integer, and (3) 512·|C − S| ≤ T, i.e. |X − 512·S| ≤ T.
  * Everything is integer or bigint arithmetic; no decision depends on a float64 rounding.
  */
 import { FP8_FORMATS, decodeFp8, type Fp8Format } from "./fp8.js";
@@ -16,6 +17,15 @@ const TOLERANCE_SHIFT_N = BigInt(TOLERANCE_SHIFT);
 /** log2 of 1/u²: products of two `format` values are integer multiples of 2^-productUnitShift (18 or 32). */
 export function productUnitShift(format: Fp8Format): number {
   return 2 * FP8_FORMATS[format].scaleShift;
+}
+
+/**
+ * log2 of the output grid's inverse spacing, rule (2): a committed output c must be an integer multiple of
+ * 2^-outputGridShift = 2^-TOLERANCE_SHIFT·u² (27 for E4M3FN, 41 for E5M2). That is the resolution at which rule (3)
+ * is decided (512·|C − S| ≤ T in units of u²/512), and it is what the circuit enforces.
+ */
+export function outputGridShift(format: Fp8Format): number {
+  return productUnitShift(format) + TOLERANCE_SHIFT;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -169,9 +179,10 @@ export function exactTile(A: Uint8Array, B: Uint8Array, M: number, N: number, K:
 }
 
 /**
- * Largest |C| (units u²) that any correct output can have when the inner dimension is K: |C| ≤ |S| + ⌊T/512⌋ ≤
- * T + ⌊T/512⌋, and T ≤ K·maxScaled². It equals K·maxScaled²·(1 + 2^-9) exactly (maxScaled² is a multiple of 512 in
- * both formats). The circuit refuses larger outputs outright; its range checks are sized by this.
+ * Largest |C| (units u²) that any correct output can have when the inner dimension is K: |C| ≤ |S| + T/512 ≤
+ * T + T/512, and T ≤ K·maxScaled². It equals K·maxScaled²·(1 + 2^-9) exactly (maxScaled² is a multiple of 512 in
+ * both formats). The circuit's rule (3) check implies this bound; its float32 decoding refuses |c| ≥ 2^37 outright,
+ * which lies above the bound for every K ≤ 2^18 (E4M3FN).
  */
 export function maxCorrectOutputScaled(K: number, format: Fp8Format): bigint {
   assertDimension(K, "K");
@@ -183,8 +194,9 @@ export function maxCorrectOutputScaled(K: number, format: Fp8Format): bigint {
 // Checking committed outputs
 
 /**
- * Result of checking one committed output. `scaled` is C, `error` is |C − S| and `bound` is ⌊T/512⌋, all in units
- * of u²; since C and S are integers, 512·|C − S| ≤ T ⇔ |C − S| ≤ ⌊T/512⌋. `value` is the committed float32.
+ * Result of checking one committed output, in units of 2^-outputGridShift = u²/512 (the circuit's units):
+ * `scaled` is X = c·2^outputGridShift = 512·C, `error` is |X − 512·S| = 512·|C − S| and `bound` is T, so rule (3)
+ * reads error ≤ bound. (C itself need not be an integer: rule (2) only asks for X.) `value` is the committed float32.
  */
 export type OutputCheck =
   | { readonly ok: true; readonly scaled: bigint; readonly error: bigint; readonly bound: bigint }
@@ -205,11 +217,11 @@ export function checkOutput(cBits: number, S: bigint, T: bigint, format: Fp8Form
   if (T < (S < 0n ? -S : S)) throw new RangeError(`inconsistent reference: T = ${T} < |S| = |${S}|`);
   const decoded = decodeFloat32(cBits);
   if (decoded.kind !== "finite") return { ok: false, reason: "nan-or-inf", value: float32FromBits(cBits) };
-  const scaled = toScaledInteger(decoded, productUnitShift(format));
+  const scaled = toScaledInteger(decoded, outputGridShift(format));
   if (scaled === null) return { ok: false, reason: "off-grid", value: float32FromBits(cBits) };
-  const difference = scaled - S;
+  const difference = scaled - (S << TOLERANCE_SHIFT_N);
   const error = difference < 0n ? -difference : difference;
-  const bound = T >> TOLERANCE_SHIFT_N;
+  const bound = T;
   return error <= bound
     ? { ok: true, scaled, error, bound }
     : { ok: false, reason: "out-of-tolerance", scaled, error, bound };
@@ -247,7 +259,9 @@ export function checkTile(
     const T = absDot[index]!;
     const result = checkOutput(cBits[index]!, S, T, format);
     if (result.ok || result.reason === "out-of-tolerance") {
-      const relative = T === 0n ? (result.error === 0n ? 0 : Infinity) : Number(result.error) / Number(T);
+      // error/bound = 512·|C − S|/T; the reported figure is |C − S|/T.
+      const relative =
+        T === 0n ? (result.error === 0n ? 0 : Infinity) : Number(result.error) / Number(T << TOLERANCE_SHIFT_N);
       worstRelativeError = Math.max(worstRelativeError, relative);
     }
     if (!result.ok) failures.push({ i: Math.floor(index / N), j: index % N, ...result });

@@ -236,16 +236,26 @@ export async function commitOutputs(c: Uint32Array, work: GemmWork): Promise<Out
   return OutputTree.build(treeDepth(work.tiling), leaves);
 }
 
-/** The u-th challenged tile: from the bits of Poseidon(challenge, u), low dr bits → row block, dc bits at MAX_DR. */
+/** Challenge bits below this are uniform to within 2^-29 for a uniform field element's canonical value. */
+const CHALLENGE_BITS_USED = 224;
+
+/**
+ * The u-th challenged tile. Tiles share challenge hashes: with window w = maxRowBlocksLog2 + maxColBlocksLog2 bits and
+ * t = ⌊224 / w⌋ windows per hash, tile u reads window u mod t of Poseidon(challenge, ⌊u / t⌋); the row block is the
+ * low dr bits of the window, the column block the dc bits at window offset maxRowBlocksLog2.
+ */
 export async function challengedTile(
   challenge: bigint,
   u: number,
   work: GemmWork,
 ): Promise<{ rowBlock: number; colBlock: number; index: number }> {
   assertFieldElement("challenge", challenge);
-  const h = await poseidonHash([challenge, BigInt(u)]);
-  const rowBlock = Number(h & ((1n << BigInt(work.shape.rowBlocksLog2)) - 1n));
-  const colBits = h >> BigInt(work.tiling.maxRowBlocksLog2);
+  const window = work.tiling.maxRowBlocksLog2 + work.tiling.maxColBlocksLog2;
+  const perHash = Math.floor(CHALLENGE_BITS_USED / window);
+  const h = await poseidonHash([challenge, BigInt(Math.floor(u / perHash))]);
+  const bits = h >> BigInt((u % perHash) * window);
+  const rowBlock = Number(bits & ((1n << BigInt(work.shape.rowBlocksLog2)) - 1n));
+  const colBits = bits >> BigInt(work.tiling.maxRowBlocksLog2);
   const colBlock = Number(colBits & ((1n << BigInt(work.shape.colBlocksLog2)) - 1n));
   return { rowBlock, colBlock, index: tileIndex(work.tiling, rowBlock, colBlock) };
 }

@@ -12,9 +12,11 @@ import {
   float32Bits,
   float32FromBits,
   maxCorrectOutputScaled,
+  outputGridShift,
   productUnitShift,
   roundScaledToFloat32Bits,
   toScaledInteger,
+  type ExactFloat,
   type ExactTile,
 } from "../common/numerics.js";
 
@@ -89,6 +91,13 @@ function float32Accumulate(A: Uint8Array, B: Uint8Array, M: number, N: number, K
     }
   }
   return out;
+}
+
+/** The exact value of a finite float32 bit pattern. */
+function finiteFloat32(bits: number): ExactFloat {
+  const decoded = decodeFloat32(bits);
+  if (decoded.kind !== "finite") throw new Error(`0x${bits.toString(16)} is not finite`);
+  return decoded;
 }
 
 /** C in units u² of a finite, on-grid float32 bit pattern. */
@@ -350,39 +359,143 @@ describe("exactTile", () => {
 describe("checkOutput", () => {
   const u2 = 2 ** -18;
 
-  it("accepts exactly the integers within ⌊T/512⌋ of S", () => {
+  it("uses the output grid 2^-9·u²: 2^-27 for E4M3FN, 2^-41 for E5M2", () => {
+    expect(outputGridShift("e4m3fn")).toBe(27);
+    expect(outputGridShift("e5m2")).toBe(41);
+  });
+
+  it("accepts exactly the integers within ⌊T/512⌋ of S (results in units of u²/512: X = 512·C, error, bound = T)", () => {
     const S = 1000n;
     const T = 5120n + 511n; // ⌊T/512⌋ = 10
     expect(checkOutput(float32Bits(1010 * u2), S, T, "e4m3fn")).toEqual({
       ok: true,
-      scaled: 1010n,
-      error: 10n,
-      bound: 10n,
+      scaled: 1010n * 512n,
+      error: 10n * 512n,
+      bound: T,
     });
     expect(checkOutput(float32Bits(990 * u2), S, T, "e4m3fn").ok).toBe(true);
     expect(checkOutput(float32Bits(1011 * u2), S, T, "e4m3fn")).toEqual({
       ok: false,
       reason: "out-of-tolerance",
-      scaled: 1011n,
-      error: 11n,
-      bound: 10n,
+      scaled: 1011n * 512n,
+      error: 11n * 512n,
+      bound: T,
     });
     expect(checkOutput(float32Bits(989 * u2), S, T, "e4m3fn")).toMatchObject({ ok: false, reason: "out-of-tolerance" });
+  });
+
+  it("decides rule 3 at the 2^-27 resolution: C = S ± T/512 passes, one 2^-27 step beyond fails", () => {
+    const S = 1000n;
+    const T = 5120n + 511n; // T/512 = 10 + 511/512: the edge is not a multiple of u²
+    const step = 2 ** -27; // u²/512
+    const X = Number(512n * S); // 512·S, in units of 2^-27
+    for (const side of [1, -1]) {
+      const edge = X + side * Number(T); // |X − 512·S| = T
+      expect(checkOutput(float32Bits(edge * step), S, T, "e4m3fn")).toEqual({
+        ok: true,
+        scaled: BigInt(edge),
+        error: T,
+        bound: T,
+      });
+      expect(checkOutput(float32Bits((edge + side) * step), S, T, "e4m3fn")).toEqual({
+        ok: false,
+        reason: "out-of-tolerance",
+        scaled: BigInt(edge + side),
+        error: T + 1n,
+        bound: T,
+      });
+    }
+    // The same in E5M2 (step 2^-41): S = 3, T = 5, X = 512·3 ± 5.
+    expect(checkOutput(float32Bits((1536 + 5) * 2 ** -41), 3n, 5n, "e5m2")).toMatchObject({ ok: true, error: 5n });
+    expect(checkOutput(float32Bits((1536 - 6) * 2 ** -41), 3n, 5n, "e5m2")).toMatchObject({
+      ok: false,
+      reason: "out-of-tolerance",
+      error: 6n,
+    });
   });
 
   it("T = 0 admits only ±0", () => {
     expect(checkOutput(0x0000_0000, 0n, 0n, "e4m3fn").ok).toBe(true);
     expect(checkOutput(0x8000_0000, 0n, 0n, "e4m3fn").ok).toBe(true);
     expect(checkOutput(float32Bits(u2), 0n, 0n, "e4m3fn")).toMatchObject({ ok: false, reason: "out-of-tolerance" });
+    expect(checkOutput(float32Bits(2 ** -27), 0n, 0n, "e4m3fn")).toMatchObject({
+      ok: false,
+      reason: "out-of-tolerance",
+    });
   });
 
-  it("refuses values off the u² grid", () => {
-    expect(checkOutput(float32Bits(u2 / 2), 0n, 1n << 20n, "e4m3fn")).toMatchObject({ ok: false, reason: "off-grid" });
+  it("refuses values off the 2^-9·u² grid (2^-27 for E4M3FN, 2^-41 for E5M2)", () => {
+    // S·u² + 2^-28 = (1024·S + 1)·2^-28 is a float32 iff |1024·S + 1| < 2^24.
+    for (const S of [0n, 1n, -1n, 1000n, -16383n, 16383n]) {
+      const bits = float32Bits(Number(1024n * S + 1n) * 2 ** -28);
+      expect(checkOutput(bits, S, 1n << 30n, "e4m3fn"), `S = ${S}`).toMatchObject({ ok: false, reason: "off-grid" });
+    }
+    expect(checkOutput(float32Bits(2 ** -28), 0n, 1n << 20n, "e4m3fn")).toMatchObject({
+      ok: false,
+      reason: "off-grid",
+    });
+    expect(checkOutput(float32Bits(-3 * 2 ** -28), 0n, 1n << 20n, "e4m3fn")).toMatchObject({
+      ok: false,
+      reason: "off-grid",
+    });
+    // The largest off-grid float32 for E4M3FN: (2^24 − 1)·2^-28, just below 2^-4.
+    expect(checkOutput(float32Bits((2 ** 24 - 1) * 2 ** -28), 0n, 1n << 40n, "e4m3fn")).toMatchObject({
+      ok: false,
+      reason: "off-grid",
+    });
     expect(checkOutput(0x0000_0001, 0n, 1n << 20n, "e4m3fn")).toMatchObject({ ok: false, reason: "off-grid" });
-    expect(checkOutput(float32Bits(2 ** -33), 0n, 1n << 20n, "e5m2")).toMatchObject({ ok: false, reason: "off-grid" });
+    expect(checkOutput(0x8000_0001, 0n, 1n << 20n, "e5m2")).toMatchObject({ ok: false, reason: "off-grid" });
+    expect(checkOutput(float32Bits(2 ** -42), 0n, 1n << 20n, "e5m2")).toMatchObject({ ok: false, reason: "off-grid" });
     expect(checkOutput(float32Bits(2 ** -32), 1n, 1n, "e5m2").ok).toBe(true);
-    // Everything at or above 2^24·u² (64 for E4M3) is on the grid: the float32 ulp there is ≥ u².
+    // Every float32 of magnitude ≥ 2^-4 (E4M3FN; biased exponent ≥ 123) or ≥ 2^-18 (E5M2; ≥ 109) is on the grid.
+    const random = prng(9);
+    for (let n = 0; n < 500; n++) {
+      const bits = Math.floor(random() * 2 ** 32);
+      const biased = (bits >>> 23) & 0xff;
+      if (biased === 0xff) continue;
+      if (biased >= 123) expect(checkOutput(bits, 0n, 0n, "e4m3fn")).toMatchObject({ reason: "out-of-tolerance" });
+      if (biased >= 109) expect(checkOutput(bits, 0n, 0n, "e5m2")).toMatchObject({ reason: "out-of-tolerance" });
+    }
+    // Everything at or above 2^24·u² (64 for E4M3) is on the u² grid: the float32 ulp there is ≥ u².
     expect(checkOutput(float32Bits(64 + 2 ** -17), 64n << 18n, 1n << 40n, "e4m3fn").ok).toBe(true);
+  });
+
+  it("does not call values on the 2^-27 grid but off the u² = 2^-18 grid off-grid: rule 3 decides", () => {
+    // u²/2 = 2^-19 and 2^-27 itself are off the 2^-18 grid, on the 2^-27 grid.
+    expect(checkOutput(float32Bits(u2 / 2), 0n, 1n << 20n, "e4m3fn")).toEqual({
+      ok: true,
+      scaled: 256n,
+      error: 256n,
+      bound: 1n << 20n,
+    });
+    expect(checkOutput(float32Bits(2 ** -27), 0n, 1n, "e4m3fn")).toEqual({
+      ok: true,
+      scaled: 1n,
+      error: 1n,
+      bound: 1n,
+    });
+    expect(checkOutput(float32Bits(-(2 ** -27)), 0n, 0n, "e4m3fn")).toMatchObject({
+      ok: false,
+      reason: "out-of-tolerance",
+      scaled: -1n,
+    });
+    // 100.5·u² with S = 100 is off the u² grid; passes when T ≥ 256, fails (out of tolerance, not off-grid) below.
+    const c = float32Bits(100.5 * u2);
+    expect(checkOutput(c, 100n, 256n, "e4m3fn")).toMatchObject({ ok: true, scaled: 51_456n, error: 256n });
+    expect(checkOutput(c, 100n, 255n, "e4m3fn")).toMatchObject({ ok: false, reason: "out-of-tolerance" });
+    // Random values on the 2^-27 grid with bits below 2^-18: never "off-grid".
+    const random = prng(8);
+    for (let n = 0; n < 200; n++) {
+      const X = Math.floor(random() * 2 ** 24) | 1; // odd: off the 2^-18 grid
+      const bits = float32Bits((random() < 0.5 ? -X : X) * 2 ** -27);
+      expect(toScaledInteger(finiteFloat32(bits), 18)).toBeNull();
+      expect(toScaledInteger(finiteFloat32(bits), 27)).not.toBeNull();
+      expect(checkOutput(bits, 0n, 1n << 30n, "e4m3fn")).toMatchObject({ ok: true });
+      expect(checkOutput(bits, 0n, 0n, "e4m3fn")).toMatchObject({ ok: false, reason: "out-of-tolerance" });
+    }
+    // E5M2: 2^-33 and 2^-41 are on the 2^-41 grid.
+    expect(checkOutput(float32Bits(2 ** -33), 0n, 1n << 20n, "e5m2")).toMatchObject({ ok: true, scaled: 256n });
+    expect(checkOutput(float32Bits(2 ** -41), 0n, 1n, "e5m2")).toMatchObject({ ok: true, scaled: 1n });
   });
 
   it("refuses NaN and ±Inf bit patterns", () => {
@@ -491,7 +604,7 @@ describe("real H100 tiles (../shared/numerics/h100_fp8_gemm_tiles.json)", () => 
     expect(worst).toBeLessThan(2 ** -11); // 4.4e-4 in this data: a 4.4× margin on these small tiles
   });
 
-  it("outputs moved exactly to the bound pass and one grid step further fail, at exactly those (i, j)", () => {
+  it("outputs moved exactly to the bound pass and one u² step further fail, at exactly those (i, j)", () => {
     // Only integer edges that float32 represents exactly can be placed (|C| < 2^24 or enough trailing zeros).
     let tested = 0;
     for (const tile of loadH100Tiles()) {
@@ -525,7 +638,10 @@ describe("real H100 tiles (../shared/numerics/h100_fp8_gemm_tiles.json)", () => 
             .sort((x, y) => x - y)
             .map((index) => [position(tile, index).i, position(tile, index).j, "out-of-tolerance"]),
         );
-        for (const f of failures) expect(f.reason === "out-of-tolerance" && f.error === f.bound + 1n).toBe(true);
+        // error and bound are in units of u²/512: error = 512·(⌊T/512⌋ + 1), bound = T.
+        for (const f of failures) {
+          expect(f.reason === "out-of-tolerance" && f.error === 512n * ((f.bound >> 9n) + 1n)).toBe(true);
+        }
       }
     }
     expect(tested).toBeGreaterThanOrEqual(100);
@@ -572,22 +688,24 @@ describe("real H100 tiles (../shared/numerics/h100_fp8_gemm_tiles.json)", () => 
     });
   });
 
-  it("off-grid (S·u² + u²/2) and NaN/±Inf outputs are named", () => {
+  it("off-grid outputs (off the 2^-27 grid) and NaN/±Inf outputs are named", () => {
     let offGridTested = 0;
     for (const tile of loadH100Tiles()) {
       const { dot } = exactOf(tile);
-      const index = dot.findIndex((s) => {
-        const twice = 2n * s + 1n; // (S + 1/2)·u² = (2S + 1)·2^-19, a float32 iff |2S + 1| < 2^24
-        return twice < 1n << 24n && twice > -(1n << 24n);
-      });
-      if (index >= 0) {
-        const C = tile.C.slice();
-        C[index] = roundScaledToFloat32Bits(2n * dot[index]! + 1n, 19);
-        expect(check(tile, C).failures, tile.label).toEqual([
-          expect.objectContaining({ ...position(tile, index), reason: "off-grid" }),
-        ]);
-        offGridTested++;
-      }
+      // Off-grid float32s are below 2^-4 in magnitude. Where it is a float32 (|1024·S + 1| < 2^24), use
+      // S·u² + 2^-28 = (1024·S + 1)·2^-28; the H100 outputs are all larger, so otherwise use the off-grid float32
+      // nearest to S·u²: ±(2^24 − 1)·2^-28.
+      const index = (tile.M * tile.N) >> 1;
+      const S = dot[index]!;
+      const near = 1024n * S + 1n;
+      const units = near < 1n << 24n && near > -(1n << 24n) ? near : S < 0n ? -((1n << 24n) - 1n) : (1n << 24n) - 1n;
+      const C = tile.C.slice();
+      C[index] = roundScaledToFloat32Bits(units, 28);
+      expect(toScaledInteger(finiteFloat32(C[index]!), 27), tile.label).toBeNull();
+      expect(check(tile, C).failures, tile.label).toEqual([
+        expect.objectContaining({ ...position(tile, index), reason: "off-grid" }),
+      ]);
+      offGridTested++;
       for (const bits of [NAN_BITS[0]!, ...INF_BITS]) {
         const C = tile.C.slice();
         C[tile.M * tile.N - 1] = bits;
@@ -596,6 +714,6 @@ describe("real H100 tiles (../shared/numerics/h100_fp8_gemm_tiles.json)", () => 
         ]);
       }
     }
-    expect(offGridTested).toBeGreaterThanOrEqual(4);
+    expect(offGridTested).toBe(16);
   });
 });

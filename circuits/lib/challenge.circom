@@ -39,38 +39,57 @@ template WorkShape(MAX_DR, MAX_DC) {
     shape === rows + 256 * cols;
 }
 
-/// @title ChallengedTile
-/// @notice The U-th challenged tile: h = Poseidon(challenge, U); row block = the low dr bits of h, column block = the
-///         dc bits of h starting at bit MAX_DR (bits of h's canonical value, LSB first).
-/// @param U which challenged tile of the proof (0-based)
-/// @param MAX_DR, MAX_DC as in WorkShape
+// Bits of one challenge hash are shared by several tiles: tile u reads window u mod TILES_PER_HASH of
+// h_v = Poseidon(challenge, v), v = u \ TILES_PER_HASH. Windows stay below bit 224, where the canonical value of a
+// uniform field element has bits that are uniform to within 2^-29.
+function challengeWindowBits(MAX_DR, MAX_DC) {
+    return MAX_DR + MAX_DC;
+}
+
+function challengeTilesPerHash(MAX_DR, MAX_DC) {
+    return 224 \ (MAX_DR + MAX_DC);
+}
+
+/// @title ChallengeBits
+/// @notice The canonical bits of h_v = Poseidon(challenge, v) for v < HASHES.
+/// @param HASHES number of hashes
 /// @input challenge the public challenge
+/// @output bits[HASHES][254] LSB first
+template ChallengeBits(HASHES) {
+    assert(HASHES >= 1);
+    signal input challenge;
+    signal output bits[HASHES][254];
+    for (var v = 0; v < HASHES; v++) {
+        // Canonical decomposition: with a plain one the prover could choose between two tiles for a third of all h.
+        bits[v] <== CanonicalBits()(Poseidon(2)([challenge, v]));
+    }
+}
+
+/// @title ChallengedTile
+/// @notice A challenged tile from one window of challenge bits: row block = the low dr bits of the window, column
+///         block = the dc bits at window offset MAX_DR.
+/// @param MAX_DR, MAX_DC as in WorkShape
+/// @input window[MAX_DR + MAX_DC] challenge bits (from ChallengeBits). Caller must enforce that they are boolean.
 /// @input rowMask[MAX_DR], colMask[MAX_DC] from WorkShape
 /// @output rowBlock, colBlock the tile's block coordinates
 /// @output indexBits[MAX_DC + MAX_DR] the Merkle leaf index colBlock + 2^MAX_DC·rowBlock, LSB first
-template ChallengedTile(U, MAX_DR, MAX_DC) {
-    signal input challenge;
+template ChallengedTile(MAX_DR, MAX_DC) {
+    signal input window[MAX_DR + MAX_DC];
     signal input rowMask[MAX_DR];
     signal input colMask[MAX_DC];
     signal output rowBlock;
     signal output colBlock;
     signal output indexBits[MAX_DC + MAX_DR];
 
-    signal h <== Poseidon(2)([challenge, U]);
-    // Canonical decomposition: with a plain one the prover could choose between two tiles for a third of all h.
-    signal hBits[254] <== CanonicalBits()(h);
     var row = 0;
     var col = 0;
     for (var i = 0; i < MAX_DR; i++) {
-        indexBits[MAX_DC + i] <== hBits[i] * rowMask[i];
+        indexBits[MAX_DC + i] <== window[i] * rowMask[i];
         row += indexBits[MAX_DC + i] * (1 << i);
     }
     for (var i = 0; i < MAX_DC; i++) {
-        indexBits[i] <== hBits[MAX_DR + i] * colMask[i];
+        indexBits[i] <== window[MAX_DR + i] * colMask[i];
         col += indexBits[i] * (1 << i);
-    }
-    for (var i = MAX_DR + MAX_DC; i < 254; i++) {
-        _ <== hBits[i];
     }
     rowBlock <== row;
     colBlock <== col;

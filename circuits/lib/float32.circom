@@ -14,7 +14,7 @@ include "circomlib/circuits/comparators.circom";
 /// @param DB bits of d; bounds |c| < 2^(2^DB − SHIFT)
 /// @input word the bit pattern; range-checked here to 32 bits
 /// @output bits[32] the pattern's bits, LSB first
-/// @output value X = c·2^SHIFT (signed, |X| < 2^(2^DB + 1))
+/// @output value X = c·2^SHIFT (signed, |X| < 2^(2^DB))
 /// Soundness note: value is computed as ±(M·2^d)·2^-23 in the field. For an off-grid pattern that is a huge field
 /// element; callers must range-check value (e.g. through a bounded comparison) so that only genuine integers pass.
 template Float32OnGrid(SHIFT, DB) {
