@@ -67,6 +67,8 @@ declare module "snarkjs" {
       logger?: SnarkjsLogger,
     ): Promise<Uint8Array | false>;
     function preparePhase2(oldPtau: string, newPtau: string, logger?: SnarkjsLogger): Promise<void>;
+    /** Writes `${template}NN.ptau` for every power NN below the file's. */
+    function truncate(ptau: string, template: string, logger?: SnarkjsLogger): Promise<boolean>;
     function verify(ptau: string, logger?: SnarkjsLogger): Promise<boolean>;
   }
 

@@ -1,10 +1,11 @@
 /**
  * Powers-of-tau files (phase 1 of the Groth16 setup) for BN254.
  *
- * Development: `ensureDevPtau(power)` returns build/ptau/pot<power>_dev_insecure.ptau. Power 16 is copied from the
- * read-only shared cache (../shared/ptau/pot16_dev.ptau, checked against a pinned blake2b-512 hash and its .b2 file);
- * any other power, or a shared file that does not match, is built with snarkjs: new → one contribution (random
- * entropy, discarded) → public beacon → prepare phase 2. A json record beside the file keeps its hash; every later
+ * Development: `ensureDevPtau(power)` returns build/ptau/pot<power>_dev_insecure.ptau, derived (copied, or truncated
+ * to fewer powers) from the first pinned source that is large enough: the committed ptau/dev/pot13_dev_insecure.ptau,
+ * then the read-only shared cache ../shared/ptau/pot16_dev.ptau (checked against a pinned blake2b-512 hash and its
+ * .b2 file). Without a usable source the file is built with snarkjs: new → one contribution (random entropy,
+ * discarded) → public beacon → prepare phase 2. A json record beside the file keeps its hash; every later
  * call re-checks the file's structure and hash against it. Such a file has a single contributor whose secret was
  * only held in memory: good for development, NOT for production (hence "insecure" in the name).
  *
@@ -15,7 +16,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { copyFile, open, stat } from "node:fs/promises";
+import { chmod, copyFile, open, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as snarkjs from "snarkjs";
@@ -37,6 +38,13 @@ export const SHARED_POT16_FILE = "pot16_dev.ptau";
 /** blake2b-512 of ../shared/ptau/pot16_dev.ptau (also in pot16_dev.ptau.b2; both must agree with this pin). */
 export const SHARED_POT16_BLAKE2B =
   "d43279c00f3c35adc2f7dbad014cf2750d393d65e2ef93e302f43dda3f07436878df31172ae94a14113241247a565edd3246e193ee20df1f9d6097511561955c";
+/**
+ * Committed power-13 dev ptau: `snarkjs powersoftau truncate` of the shared pot16 (same ceremony, 9 MB), so a fresh
+ * clone can set up circuits of up to 8,192 constraints (the demo's) in seconds without ../shared.
+ */
+export const COMMITTED_POT13_FILE = path.join(REPO_ROOT, "ptau", "dev", "pot13_dev_insecure.ptau");
+export const COMMITTED_POT13_BLAKE2B =
+  "669ff57e95afc94b8720c9185d2e7bec63322a07dec35473a4328d6b2fbc01c64c4554d685c6aaa8a98c76f9b8196d239cd3a3762ba16dac2e8afa6217c9049b";
 /** Largest power for which a development ptau exists (the shared cache); larger circuits need a Hermez file. */
 export const MAX_DEV_POWER = 16;
 /**
@@ -370,7 +378,7 @@ export interface DevPtauRecord {
   readonly power: number;
   readonly curve: "bn128";
   readonly blake2b512: string;
-  readonly source: "built" | "shared-cache";
+  readonly source: "built" | "shared-cache" | "committed" | "truncated";
   readonly insecure: true;
   readonly note: string;
   readonly snarkjs: string;
@@ -452,7 +460,16 @@ export async function ensureDevPtauInfo(power: number, options: DevPtauOptions =
       mkdirSync(tmpDir, { recursive: true });
       try {
         let record: DevPtauRecord | undefined;
-        if (power === 16) record = await copySharedPot16(path.join(tmpDir, "final.ptau"), options.sharedDir, log);
+        record = await deriveFromPinnedSource(
+          power,
+          path.join(tmpDir, "final.ptau"),
+          options.sharedDir ?? SHARED_PTAU_DIR,
+          log,
+        );
+        if (!record)
+          log(
+            `no pinned source for power ${power}: building it${power >= 15 ? " (about 25 min at power 16 on 2 cores)" : ""}`,
+          );
         record ??= await buildDevPtau(power, tmpDir, log);
         renameSync(path.join(tmpDir, "final.ptau"), file);
         writeFileAtomic(recordPath, `${JSON.stringify({ ...record, file: path.basename(file) }, null, 2)}\n`);
@@ -469,53 +486,91 @@ const DEV_NOTE =
   "Development powers of tau: one contribution from random entropy that was discarded, then a fixed public " +
   "beacon. NOT for production; use a Hermez powersOfTau28_hez_final_NN.ptau checked with verifyPublicPtau.";
 
-/** Copies the shared pot16 to `dest` if it and its .b2 file match the pinned hash; otherwise warns and returns undefined. */
-async function copySharedPot16(
+/** A pinned development ptau this repo can derive smaller ones from. */
+interface PinnedPtauSource {
+  readonly file: string;
+  readonly power: number;
+  readonly blake2b512: string;
+  /** A `<hash>  <name>` file that must name the same hash, when the source comes with one. */
+  readonly b2File?: string;
+  readonly description: string;
+}
+
+function pinnedSources(sharedDir: string): PinnedPtauSource[] {
+  const shared = path.join(sharedDir, SHARED_POT16_FILE);
+  return [
+    {
+      file: COMMITTED_POT13_FILE,
+      power: 13,
+      blake2b512: COMMITTED_POT13_BLAKE2B,
+      description: "the committed ptau/dev/pot13_dev_insecure.ptau (truncated from the shared pot16 ceremony)",
+    },
+    {
+      file: shared,
+      power: 16,
+      blake2b512: SHARED_POT16_BLAKE2B,
+      b2File: `${shared}.b2`,
+      description: `the shared cache ${SHARED_POT16_FILE}`,
+    },
+  ];
+}
+
+/**
+ * Writes the power-`power` dev ptau to `dest` from the first pinned source that is large enough and matches its pinned
+ * hash: a copy when the powers are equal, else snarkjs `powersoftau truncate` (the same tau, fewer powers; seconds
+ * instead of the minutes a build takes). Returns undefined when no source is usable.
+ */
+async function deriveFromPinnedSource(
+  power: number,
   dest: string,
-  sharedDir = SHARED_PTAU_DIR,
+  sharedDir: string,
   log: LogFn,
 ): Promise<DevPtauRecord | undefined> {
-  const src = path.join(sharedDir, SHARED_POT16_FILE);
-  if (!existsSync(src)) {
-    log(`shared ${displayPath(src)} not found; building power 16 instead (about 25 min on 2 cores)`);
-    return undefined;
-  }
-  const b2Path = `${src}.b2`;
-  const b2 = existsSync(b2Path) ? readFileSync(b2Path, "utf8").trim().split(/\s+/) : [];
-  if (b2[0]?.toLowerCase() !== SHARED_POT16_BLAKE2B || (b2[1] !== undefined && b2[1] !== SHARED_POT16_FILE)) {
-    log(
-      `warning: ${displayPath(b2Path)} is missing or does not name the pinned hash ${SHARED_POT16_BLAKE2B.slice(0, 16)}…; ` +
-        "not using the shared file, building power 16 instead (about 25 min on 2 cores)",
-    );
-    return undefined;
-  }
-  log(`copying ${displayPath(src)} (${((await stat(src)).size / 2 ** 20).toFixed(0)} MiB) and checking its hash`);
-  await copyFile(src, dest);
-  try {
-    // Hash the copy, not the source: what we keep is what we checked.
-    const { blake2b512 } = await checkPtauFile(dest, {
-      blake2b512: SHARED_POT16_BLAKE2B,
-      power: 16,
-      preparedPhase2: true,
-    });
+  for (const source of pinnedSources(sharedDir)) {
+    if (source.power < power) continue;
+    if (!existsSync(source.file)) {
+      log(`${source.description} not found`);
+      continue;
+    }
+    if (source.b2File) {
+      const b2 = existsSync(source.b2File) ? readFileSync(source.b2File, "utf8").trim().split(/\s+/) : [];
+      if (b2[0]?.toLowerCase() !== source.blake2b512) {
+        log(`warning: ${displayPath(source.b2File)} is missing or does not name the pinned hash; not using it`);
+        continue;
+      }
+    }
+    try {
+      // Hash what we read, before deriving anything from it.
+      await checkPtauFile(source.file, { blake2b512: source.blake2b512, power: source.power, preparedPhase2: true });
+    } catch (error) {
+      log(`warning: ${source.description} rejected (${errorMessage(error)})`);
+      continue;
+    }
+    if (source.power === power) {
+      log(`copying ${source.description} (${((await stat(source.file)).size / 2 ** 20).toFixed(0)} MiB)`);
+      await copyFile(source.file, dest);
+    } else {
+      log(`truncating ${source.description} to power ${power}`);
+      const prefix = path.join(path.dirname(dest), "truncated_");
+      // Reading the header builds snarkjs' shared curve, whose worker threads must be terminated afterwards.
+      await withBn128Curve(() => snarkjs.powersOfTau.truncate(source.file, prefix, undefined));
+      renameSync(`${prefix}${String(power).padStart(2, "0")}.ptau`, dest);
+    }
+    await chmod(dest, 0o644);
+    const { blake2b512 } = await checkPtauFile(dest, { power, preparedPhase2: true });
     return {
       file: "",
-      power: 16,
+      power,
       curve: "bn128",
       blake2b512,
-      source: "shared-cache",
+      source: source.power !== power ? "truncated" : source.b2File ? "shared-cache" : "committed",
       insecure: true,
-      note: `${DEV_NOTE} Copied from the shared cache (${SHARED_POT16_FILE}); see pot16_dev.log there.`,
+      note: `${DEV_NOTE} Derived from ${source.description} (blake2b-512 ${source.blake2b512.slice(0, 16)}…).`,
       snarkjs: snarkjsVersion(),
       createdAt: new Date().toISOString(),
     };
-  } catch (error) {
-    rmSync(dest, { force: true });
-    log(
-      `warning: shared ${SHARED_POT16_FILE} rejected (${errorMessage(error)}); building power 16 instead (about 25 min on 2 cores)`,
-    );
-    return undefined;
   }
+  return undefined;
 }
 
 /** new → contribute → beacon → prepare phase 2, in `tmpDir`; the result is tmpDir/final.ptau. */
