@@ -19,7 +19,7 @@ import * as snarkjs from "snarkjs";
 import type { Groth16VerificationKey } from "snarkjs";
 import { REPO_ROOT, type CompiledCircuit } from "../circuits/compile.js";
 import { blake2bFile, ensureDevPtauInfo, inspectPtau, MAX_DEV_POWER, verifyPublicPtau } from "../ptau/ptau.js";
-import { withFileLock, writeFileAtomic } from "../ptau/lock.js";
+import { withFileLock, writeFileAtomic } from "../common/files.js";
 import {
   progressLogger,
   snarkjsPackageDir,

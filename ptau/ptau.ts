@@ -29,7 +29,7 @@ import {
   withBn128Curve,
   type LogFn,
 } from "../prover/snarkjs-runtime.js";
-import { withFileLock, writeFileAtomic } from "./lock.js";
+import { withFileLock, writeFileAtomic } from "../common/files.js";
 
 export const DEV_PTAU_DIR = path.join(REPO_ROOT, "build", "ptau");
 /** Read-only shared cache of the power-16 development ptau (building it takes ~25 min on 2 cores). */

@@ -1,10 +1,10 @@
 /**
- * File helpers for build artifacts shared between processes.
+ * File helpers: atomic writes (build artifacts, miner state) and a cross-process lock.
  *
  * A cross-process lock file, so two processes (a test run and a CLI, or two engineers' scripts) never build the same
  * ptau or setup artifacts at the same time. The lock holds the owner's pid; a lock whose owner is gone is taken over.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -56,9 +56,24 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, on
   }
 }
 
-/** Writes a file via a temporary sibling and a rename, so readers never see it half-written. */
-export function writeFileAtomic(file: string, data: string): void {
+/**
+ * Writes a file via a temporary sibling, fsync and a rename (then fsyncs the directory), so readers — and a process
+ * restarted after a crash or power loss — see either the old or the new content, never a half-written file.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
+  const dir = openSync(path.dirname(file), "r");
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

@@ -1,0 +1,323 @@
+/**
+ * `demle`: run a local node, deploy, mine, inspect, and the end-to-end demo. Every error is one line on stderr and a
+ * nonzero exit. Options come from flags, then from a JSON config file (`--config`), then from defaults.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { Contract, formatEther, formatUnits, JsonRpcProvider, NonceManager } from "ethers";
+import { ProverPool } from "../prover/pool.js";
+import { loadArtifact } from "../miner/artifacts.js";
+import { miningCircuit, prepareCircuit } from "../miner/circuits.js";
+import { deployDemle, miningParams, type Deployment } from "../miner/deploy.js";
+import { runDemo } from "../miner/demo.js";
+import { setIntervalMining, withHardhat } from "../miner/hardhat.js";
+import { createKeystore, loadWallet } from "../miner/keys.js";
+import { Miner, type MinerStats } from "../miner/miner.js";
+import type { GemmExecutionProvider } from "../miner/gemm.js";
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
+    return n;
+  };
+}
+
+function parseShape(value: string): { rowBlocksLog2: number; colBlocksLog2: number } {
+  const match = /^(\d+),(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected "dr,dc", e.g. 3,3 for 2^3 × 2^3 tiles');
+  return { rowBlocksLog2: Number(match[1]), colBlocksLog2: Number(match[2]) };
+}
+
+/** Flags win over the config file's values of the same (camelCase) name. */
+function withConfig<T extends Record<string, unknown>>(command: Command, flags: T): T {
+  const file = (command.optsWithGlobals() as { config?: string }).config;
+  if (!file) return flags;
+  if (!existsSync(file)) throw new Error(`config file ${file} not found`);
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new Error(`config file ${file} must hold a JSON object`);
+  }
+  const merged: Record<string, unknown> = { ...(config as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(flags)) {
+    if (command.getOptionValueSource(key) === "cli" || merged[key] === undefined) merged[key] = value;
+  }
+  return merged as T;
+}
+
+async function connect(rpc: string, expectedChainId?: number): Promise<JsonRpcProvider> {
+  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: false });
+  let chainId: bigint;
+  try {
+    chainId = (await provider.getNetwork()).chainId;
+  } catch (error) {
+    provider.destroy();
+    throw new Error(`cannot reach the JSON-RPC node at ${rpc}: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (expectedChainId !== undefined && chainId !== BigInt(expectedChainId)) {
+    provider.destroy();
+    throw new Error(`chain id mismatch: ${rpc} is chain ${chainId}, the config expects ${expectedChainId}`);
+  }
+  return provider;
+}
+
+function formatStatus(stats: MinerStats): string {
+  const rate =
+    stats.macsPerSecond >= 1e9
+      ? `${(stats.macsPerSecond / 1e9).toFixed(2)} GMAC/s`
+      : `${(stats.macsPerSecond / 1e6).toFixed(1)} MMAC/s`;
+  return (
+    `[${new Date().toISOString().slice(0, 19).replace("T", " ")}] epoch ${stats.epoch} | ${rate} | proofs ${stats.proofsOk} ok / ` +
+    `${stats.proofsFailed} failed | commitments ${stats.commitmentsSettled} proven, ${stats.commitmentsLost} lost | earned ` +
+    `${formatUnits(stats.earned, 18)} DEMLE | bond at risk ${formatEther(stats.bondAtRisk)} ETH`
+  );
+}
+
+const program = new Command()
+  .name("demle")
+  .description("DEMLE: proof-of-useful-work mining of FP8 machine-learning work")
+  .option("--config <file>", "JSON config file (keys are the options' camelCase names; flags override it)")
+  .showHelpAfterError();
+
+program
+  .command("node")
+  .description("run a local Hardhat JSON-RPC node on 127.0.0.1 (in-process; prints the funded dev accounts' addresses)")
+  .option("--port <port>", "TCP port", integer(1, 65_535), 8545)
+  .option(
+    "--block-time <ms>",
+    "mine a block every <ms> milliseconds (transactions are also mined at once)",
+    integer(50),
+    1000,
+  )
+  .action(async (flags: { port: number; blockTime: number }, command: Command) => {
+    const options = withConfig(command, flags);
+    await withHardhat(async (hre) => {
+      const server = await hre.network.createServer({}, "127.0.0.1", options.port);
+      const { address, port } = await server.listen();
+      const client = new JsonRpcProvider(`http://${address}:${port}`);
+      await setIntervalMining(
+        { request: ({ method, params }) => client.send(method, params ?? []) },
+        options.blockTime,
+      );
+      client.destroy();
+      log(
+        `JSON-RPC node listening on http://${address}:${port} (a block every ${options.blockTime} ms); Ctrl-C stops it`,
+      );
+      log("its accounts are Hardhat's publicly known development keys: never use them on a real network");
+      await server.afterClosed();
+    });
+  });
+
+program
+  .command("deploy")
+  .description("deploy the verifier, DemleMining and DemleToken; writes the deployment JSON")
+  .requiredOption("--rpc <url>", "JSON-RPC endpoint")
+  .option("--chain-id <id>", "refuse to deploy unless the node reports this chain id", integer(1))
+  .option(
+    "--keystore <file>",
+    "encrypted JSON keystore of the deployer (password: DEMLE_KEYSTORE_PASSWORD or a prompt)",
+  )
+  .addOption(
+    new Option("--circuit <name>", "circuit the verifier checks").choices(["demo", "production"]).default("demo"),
+  )
+  .option("--out <file>", "where to write the deployment JSON", "deployment.json")
+  .action(
+    async (
+      flags: { rpc: string; chainId?: number; keystore?: string; circuit: string; out: string },
+      command: Command,
+    ) => {
+      const options = withConfig(command, flags);
+      const out = path.resolve(options.out);
+      const provider = await connect(options.rpc, options.chainId);
+      try {
+        const wallet = (await loadWallet(options.keystore)).connect(provider);
+        const prepared = await prepareCircuit(miningCircuit(options.circuit), log);
+        const deployment = await deployDemle(new NonceManager(wallet), prepared, miningParams(prepared));
+        writeFileSync(out, `${JSON.stringify(deployment, null, 2)}\n`);
+        log(`deployed DemleMining at ${deployment.mining} (token ${deployment.token}); wrote ${out}`);
+        process.stdout.write(`${deployment.mining}\n`);
+      } finally {
+        provider.destroy();
+      }
+    },
+  );
+
+program
+  .command("mine")
+  .description("mine: compute FP8 GEMMs with ONNX Runtime, commit, prove challenged tiles, collect rewards")
+  .requiredOption("--rpc <url>", "JSON-RPC endpoint")
+  .option("--contract <address>", "DemleMining address (or --deployment FILE)")
+  .option("--deployment <file>", "deployment JSON written by `demle deploy`")
+  .option("--chain-id <id>", "refuse to mine unless the node reports this chain id", integer(1))
+  .option(
+    "--keystore <file>",
+    "encrypted JSON keystore (password: DEMLE_KEYSTORE_PASSWORD or a prompt); or set DEMLE_PRIVATE_KEY",
+  )
+  .addOption(
+    new Option("--circuit <name>", "circuit of the deployment").choices(["demo", "production"]).default("demo"),
+  )
+  .option("--shape <dr,dc>", "work of 2^dr × 2^dc output tiles (default: the circuit's largest)", parseShape)
+  .addOption(
+    new Option("--provider <ep>", "ONNX Runtime execution provider").choices(["cpu", "cuda", "webgpu"]).default("cpu"),
+  )
+  .option("--workers <n>", "prover worker threads", integer(1), os.availableParallelism())
+  .option("--state-dir <dir>", "where the miner keeps its crash-safe state", ".demle-miner")
+  .option("--commitments <n>", "stop after this many proven commitments (default: run until interrupted)", integer(1))
+  .option("--status-interval <s>", "seconds between status lines", integer(1), 10)
+  .option("--json", "machine-readable JSON lines instead of text")
+  .action(async (flags: Record<string, unknown>, command: Command) => {
+    const options = withConfig(command, flags) as {
+      rpc: string;
+      contract?: string;
+      deployment?: string;
+      chainId?: number;
+      keystore?: string;
+      circuit: string;
+      shape?: { rowBlocksLog2: number; colBlocksLog2: number };
+      provider: GemmExecutionProvider;
+      workers: number;
+      stateDir: string;
+      commitments?: number;
+      statusInterval: number;
+      json?: boolean;
+    };
+    let contract = options.contract;
+    if (!contract && options.deployment)
+      contract = (JSON.parse(readFileSync(options.deployment, "utf8")) as Deployment).mining;
+    if (!contract) throw new Error("no contract: pass --contract ADDRESS or --deployment FILE");
+    const emit = (record: Record<string, unknown>, text: string) =>
+      options.json
+        ? process.stdout.write(
+            `${JSON.stringify(record, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}\n`,
+          )
+        : log(text);
+    const provider = await connect(options.rpc, options.chainId);
+    const wallet = (await loadWallet(options.keystore)).connect(provider);
+    const circuit = miningCircuit(options.circuit);
+    const prepared = await prepareCircuit(circuit, log);
+    const pool = new ProverPool({ workers: options.workers, taskTimeoutMs: 600_000 });
+    const miner = new Miner({
+      contract,
+      signer: new NonceManager(wallet),
+      circuit,
+      prover: prepared.setup.prover,
+      pool,
+      shape: options.shape ?? {
+        rowBlocksLog2: circuit.tiling.maxRowBlocksLog2,
+        colBlocksLog2: circuit.tiling.maxColBlocksLog2,
+      },
+      stateDir: path.resolve(options.stateDir),
+      executionProvider: options.provider,
+      onEvent: (event) => {
+        if (event.type === "log") emit({ type: "log", message: event.message }, event.message);
+      },
+    });
+    const timer = setInterval(
+      () => emit({ type: "status", ...miner.stats }, formatStatus(miner.stats)),
+      options.statusInterval * 1000,
+    );
+    const abort = new AbortController();
+    process.once("SIGINT", () => abort.abort());
+    try {
+      await miner.init((await loadArtifact("DemleMining.sol", "DemleMining")).abi as never);
+      emit({ type: "start", miner: wallet.address, contract }, `mining as ${wallet.address} on ${contract}`);
+      await miner.run(options.commitments, abort.signal).catch((error: unknown) => {
+        if (!abort.signal.aborted) throw error;
+      });
+      emit({ type: "status", ...miner.stats }, formatStatus(miner.stats));
+    } finally {
+      clearInterval(timer);
+      await miner.release();
+      await pool.close();
+      provider.destroy();
+    }
+  });
+
+program
+  .command("status")
+  .description("show the deployment's state, and a miner's balance and commitments")
+  .requiredOption("--rpc <url>", "JSON-RPC endpoint")
+  .requiredOption("--contract <address>", "DemleMining address")
+  .option("--miner <address>", "a miner to report on")
+  .option("--json", "JSON output")
+  .action(async (flags: { rpc: string; contract: string; miner?: string; json?: boolean }, command: Command) => {
+    const options = withConfig(command, flags);
+    const provider = await connect(options.rpc);
+    try {
+      if ((await provider.getCode(options.contract)) === "0x") throw new Error(`no contract at ${options.contract}`);
+      const mining = new Contract(
+        options.contract,
+        (await loadArtifact("DemleMining.sol", "DemleMining")).abi,
+        provider,
+      );
+      const token = new Contract(
+        (await mining.getFunction("token")()) as string,
+        [
+          "function totalSupply() view returns (uint256)",
+          "function cap() view returns (uint256)",
+          "function balanceOf(address) view returns (uint256)",
+        ],
+        provider,
+      );
+      const status: Record<string, string> = {
+        chainId: (await provider.getNetwork()).chainId.toString(),
+        block: String(await provider.getBlockNumber()),
+        epoch: String(await mining.getFunction("currentEpoch")()),
+        commitments: String(await mining.getFunction("commitmentCount")()),
+        totalSupply: formatUnits((await token.getFunction("totalSupply")()) as bigint, 18),
+        cap: formatUnits((await token.getFunction("cap")()) as bigint, 18),
+        burnedBonds: formatEther((await mining.getFunction("burnedBonds")()) as bigint),
+      };
+      if (options.miner)
+        status.minerBalance = formatUnits((await token.getFunction("balanceOf")(options.miner)) as bigint, 18);
+      if (options.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+      else for (const [key, value] of Object.entries(status)) process.stdout.write(`${key.padEnd(14)} ${value}\n`);
+    } finally {
+      provider.destroy();
+    }
+  });
+
+program
+  .command("demo")
+  .description("in-process chain + deployment + 2 CPU miners with real proofs for a few epochs; prints balances")
+  .option("--epochs <n>", "commitments per miner (one per epoch)", integer(1), 2)
+  .option("--block-time <ms>", "block interval of the demo chain", integer(50), 500)
+  .option("--keep-going", "keep mining after the report")
+  .action(async (flags: { epochs: number; blockTime: number; keepGoing?: boolean }, command: Command) => {
+    const options = withConfig(command, flags);
+    await runDemo({
+      epochs: options.epochs,
+      blockTimeMs: options.blockTime,
+      keepGoing: options.keepGoing ?? false,
+      log,
+    });
+  });
+
+program
+  .command("account")
+  .description("create an encrypted keystore with a new random key (password: DEMLE_KEYSTORE_PASSWORD or a prompt)")
+  .requiredOption("--keystore <file>", "file to create")
+  .action(async (flags: { keystore: string }) => {
+    const address = await createKeystore(path.resolve(flags.keystore));
+    log(`created ${flags.keystore} for ${address}`);
+    process.stdout.write(`${address}\n`);
+  });
+
+program.parseAsync().then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`demle: ${message.replace(/\s*\n\s*/g, " ").slice(0, 500)}`);
+    process.exit(1);
+  },
+);

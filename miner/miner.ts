@@ -1,0 +1,546 @@
+/**
+ * The DEMLE miner: per commitment it reads its seed from the contract, computes the FP8 GEMM with ONNX Runtime,
+ * commits the Poseidon output root with a bond, waits for the challenge, proves the challenged tiles with the prover
+ * pool and submits the proofs.
+ *
+ * Crash safety: every step's result is written to the state file (atomically, fsynced) before the next step starts,
+ * and the outputs of computed work are kept on disk. A restarted miner resumes each unfinished commitment where it
+ * stopped: it never recomputes finished work, and it asks the chain (nonce counter, commitment status, pending
+ * transactions) before any transaction it may already have sent, so nothing is submitted twice.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Contract, formatEther, formatUnits, type Signer, type TransactionReceipt } from "ethers";
+import { writeFileAtomic } from "../common/files.js";
+import {
+  commitOutputs,
+  defineWork,
+  gemmProofInput,
+  generateInputs,
+  type GemmWork,
+  type OutputTree,
+  type WorkShape,
+} from "../common/work.js";
+import { proofToCalldata } from "../prover/calldata.js";
+import type { ProverPool } from "../prover/pool.js";
+import type { ProverCircuit } from "../prover/setup.js";
+import type { MiningCircuit } from "./circuits.js";
+import { Fp8GemmRunner, type GemmExecutionProvider } from "./gemm.js";
+import { withRetry } from "./retry.js";
+
+/** Contract status codes (IDemleMining.Status). */
+const STATUS = { None: 0n, Committed: 1n, Proven: 2n, Slashed: 3n } as const;
+
+export type JobStage = "computed" | "commit-sent" | "committed" | "proofs-ready" | "prove-sent" | "settled" | "lost";
+
+/** One commitment's progress, as persisted. Big numbers are decimal strings. */
+export interface Job {
+  epoch: number;
+  nonce: number;
+  seed: string;
+  shape: WorkShape;
+  stage: JobStage;
+  outputRoot: string;
+  /** Outputs (float32 bit patterns, little-endian), relative to the state directory. */
+  outputsFile: string;
+  bond: string;
+  macs: string;
+  commitTx?: string;
+  id?: string;
+  commitBlock?: number;
+  proofs?: string[][];
+  proveTx?: string;
+  reward?: string;
+  note?: string;
+  timings: { computeMs?: number; commitMs?: number; waitMs?: number; proveMs?: number; submitMs?: number };
+}
+
+interface MinerState {
+  readonly version: 1;
+  readonly chainId: string;
+  readonly contract: string;
+  readonly miner: string;
+  jobs: Job[];
+}
+
+export interface MinerStats {
+  epoch: number;
+  macsPerSecond: number;
+  proofsOk: number;
+  proofsFailed: number;
+  commitmentsSettled: number;
+  commitmentsLost: number;
+  earned: bigint;
+  bondAtRisk: bigint;
+}
+
+export type MinerEvent =
+  | { type: "log"; message: string }
+  | { type: "job"; job: Readonly<Job> }
+  | { type: "status"; stats: Readonly<MinerStats> };
+
+export interface MinerOptions {
+  /** The DemleMining contract's address. */
+  readonly contract: string;
+  /** The miner's key; wrap it in ethers' NonceManager so all its transactions share one nonce queue. */
+  readonly signer: Signer;
+  readonly circuit: MiningCircuit;
+  readonly prover: ProverCircuit;
+  readonly pool: ProverPool;
+  readonly shape: WorkShape;
+  readonly stateDir: string;
+  readonly executionProvider?: GemmExecutionProvider;
+  /** Blocks to wait between polls of the chain (ms, default 500). */
+  readonly pollMs?: number;
+  readonly onEvent?: (event: MinerEvent) => void;
+}
+
+interface MiningContract {
+  getAddress(): Promise<string>;
+  currentEpoch(): Promise<bigint>;
+  epochSeed(epoch: number): Promise<bigint>;
+  nextNonce(miner: string, epoch: number): Promise<bigint>;
+  seedFor(miner: string, epoch: number, nonce: number): Promise<bigint>;
+  bondFor(dr: number, dc: number): Promise<bigint>;
+  macsFor(dr: number, dc: number): Promise<bigint>;
+  proofChallenge(id: bigint, j: number): Promise<bigint>;
+  commitments(id: bigint): Promise<{ status: bigint; miner: string; outputRoot: bigint; commitBlock: bigint }>;
+  params(): Promise<{ challengeDelay: bigint; proofWindow: bigint; proofsPerCommitment: bigint; epochLength: bigint }>;
+  token(): Promise<string>;
+  openEpoch(): Promise<TxResponse>;
+  commit(
+    epoch: number,
+    nonce: number,
+    root: bigint,
+    dr: number,
+    dc: number,
+    overrides: { value: bigint },
+  ): Promise<TxResponse>;
+  prove(id: bigint, proofs: string[][]): Promise<TxResponse>;
+  filters: { Committed(id?: null, miner?: string, epoch?: number): unknown };
+  queryFilter(filter: unknown, from?: number): Promise<{ args: Record<string, unknown> & unknown[] }[]>;
+  interface: Contract["interface"];
+}
+interface TxResponse {
+  hash: string;
+  wait(): Promise<TransactionReceipt | null>;
+}
+
+export class Miner {
+  private state!: MinerState;
+  private readonly statePath: string;
+  private readonly work: GemmWork;
+  private runner?: Fp8GemmRunner;
+  private contract!: MiningContract;
+  private address!: string;
+  private params!: { challengeDelay: number; proofWindow: number; proofsPerCommitment: number; epochLength: number };
+  readonly stats: MinerStats = {
+    epoch: 0,
+    macsPerSecond: 0,
+    proofsOk: 0,
+    proofsFailed: 0,
+    commitmentsSettled: 0,
+    commitmentsLost: 0,
+    earned: 0n,
+    bondAtRisk: 0n,
+  };
+
+  constructor(private readonly options: MinerOptions) {
+    this.statePath = path.join(options.stateDir, "miner-state.json");
+    this.work = defineWork(options.circuit.tiling, options.shape);
+  }
+
+  private log(message: string): void {
+    this.options.onEvent?.({ type: "log", message });
+  }
+
+  private rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(what, fn, {
+      onRetry: (error, attempt, delay) =>
+        this.log(`RPC error in ${what} (attempt ${attempt}), retrying in ${delay} ms: ${String(error).slice(0, 160)}`),
+    });
+  }
+
+  /** Connects, checks the chain against the state file, loads or creates the state. */
+  async init(abi: Contract["interface"]["fragments"]): Promise<void> {
+    const { signer } = this.options;
+    this.contract = new Contract(this.options.contract, abi, signer) as unknown as MiningContract;
+    this.address = await signer.getAddress();
+    const provider = signer.provider;
+    if (!provider) throw new Error("the signer has no provider");
+    const chainId = (await this.rpc("getNetwork", () => provider.getNetwork())).chainId.toString();
+    if ((await this.rpc("getCode", () => provider.getCode(this.options.contract))) === "0x") {
+      throw new Error(`no contract at ${this.options.contract} on chain ${chainId}`);
+    }
+    const p = await this.rpc("params", () => this.contract.params());
+    this.params = {
+      challengeDelay: Number(p.challengeDelay),
+      proofWindow: Number(p.proofWindow),
+      proofsPerCommitment: Number(p.proofsPerCommitment),
+      epochLength: Number(p.epochLength),
+    };
+    mkdirSync(this.options.stateDir, { recursive: true });
+    if (existsSync(this.statePath)) {
+      const saved = JSON.parse(readFileSync(this.statePath, "utf8")) as MinerState;
+      const mismatch =
+        saved.chainId !== chainId
+          ? "chain id"
+          : saved.contract.toLowerCase() !== this.options.contract.toLowerCase()
+            ? "contract"
+            : saved.miner !== this.address
+              ? "miner address"
+              : undefined;
+      if (mismatch) {
+        throw new Error(`state file ${this.statePath} belongs to another ${mismatch}; use another --state-dir`);
+      }
+      this.state = saved;
+      const open = saved.jobs.filter((job) => job.stage !== "settled" && job.stage !== "lost");
+      if (open.length > 0) this.log(`resuming ${open.length} unfinished commitment(s) from ${this.statePath}`);
+    } else {
+      this.state = { version: 1, chainId, contract: this.options.contract, miner: this.address, jobs: [] };
+      this.save();
+    }
+  }
+
+  private save(): void {
+    writeFileAtomic(this.statePath, `${JSON.stringify(this.state, null, 2)}\n`);
+  }
+
+  private update(job: Job, changes: Partial<Job>): void {
+    Object.assign(job, changes);
+    this.save();
+    this.options.onEvent?.({ type: "job", job });
+    this.refreshBondAtRisk();
+  }
+
+  private refreshBondAtRisk(): void {
+    this.stats.bondAtRisk = this.state.jobs
+      .filter((job) => job.stage !== "settled" && job.stage !== "lost" && job.stage !== "computed")
+      .reduce((sum, job) => sum + BigInt(job.bond), 0n);
+  }
+
+  /** Mines until `commitments` commitments have been settled in this run (or forever when undefined). */
+  async run(commitments?: number, signal?: AbortSignal): Promise<void> {
+    await this.waitForPendingTransactions();
+    let settledThisRun = 0;
+    for (const job of this.state.jobs.filter((j) => j.stage !== "settled" && j.stage !== "lost")) {
+      signal?.throwIfAborted();
+      if (await this.advance(job, signal)) settledThisRun++;
+    }
+    let lastEpoch = -1;
+    while (commitments === undefined || settledThisRun < commitments) {
+      signal?.throwIfAborted();
+      const epoch = Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch()));
+      if (epoch === lastEpoch) {
+        await sleep(this.options.pollMs ?? 500, undefined, { signal });
+        continue;
+      }
+      lastEpoch = epoch;
+      this.stats.epoch = epoch;
+      const job = await this.computeWork(epoch);
+      if (await this.advance(job, signal)) settledThisRun++;
+    }
+  }
+
+  /** Waits until every transaction this key sent has been mined, so on-chain state is final before we read it. */
+  private async waitForPendingTransactions(): Promise<void> {
+    const provider = this.options.signer.provider!;
+    for (let logged = false; ;) {
+      const [pending, latest] = await this.rpc("getTransactionCount", () =>
+        Promise.all([
+          provider.getTransactionCount(this.address, "pending"),
+          provider.getTransactionCount(this.address, "latest"),
+        ]),
+      );
+      if (pending <= latest) return;
+      if (!logged) this.log(`waiting for ${pending - latest} pending transaction(s) of ${this.address} to be mined`);
+      logged = true;
+      await sleep(this.options.pollMs ?? 500);
+    }
+  }
+
+  private async computeWork(epoch: number): Promise<Job> {
+    if ((await this.rpc("epochSeed", () => this.contract.epochSeed(epoch))) === 0n) {
+      this.log(`opening epoch ${epoch}`);
+      await this.send("openEpoch", () => this.contract.openEpoch());
+    }
+    const nonce = Number(await this.rpc("nextNonce", () => this.contract.nextNonce(this.address, epoch)));
+    const existing = this.state.jobs.find((job) => job.epoch === epoch && job.nonce === nonce);
+    if (existing) return existing;
+    const seed = await this.rpc("seedFor", () => this.contract.seedFor(this.address, epoch, nonce));
+    const { rowBlocksLog2: dr, colBlocksLog2: dc } = this.options.shape;
+    const [bond, macs] = await this.rpc("bondFor", () =>
+      Promise.all([this.contract.bondFor(dr, dc), this.contract.macsFor(dr, dc)]),
+    );
+    const started = performance.now();
+    const { a, b } = await generateInputs(seed, this.work);
+    this.runner ??= await Fp8GemmRunner.create({
+      m: this.work.m,
+      n: this.work.n,
+      k: this.work.k,
+      executionProvider: this.options.executionProvider ?? "cpu",
+      allowSpinning: false,
+      onFallback: (message) => this.log(message),
+    });
+    const gemmStarted = performance.now();
+    const c = await this.runner.run(a, b);
+    this.stats.macsPerSecond = Number(macs) / ((performance.now() - gemmStarted) / 1000);
+    const tree = await commitOutputs(c, this.work);
+    const outputsFile = `outputs-e${epoch}-n${nonce}.bin`;
+    writeFileAtomic(
+      path.join(this.options.stateDir, outputsFile),
+      new Uint8Array(c.buffer, c.byteOffset, c.byteLength),
+    );
+    const job: Job = {
+      epoch,
+      nonce,
+      seed: seed.toString(),
+      shape: this.options.shape,
+      stage: "computed",
+      outputRoot: tree.root.toString(),
+      outputsFile,
+      bond: bond.toString(),
+      macs: macs.toString(),
+      timings: { computeMs: Math.round(performance.now() - started) },
+    };
+    this.state.jobs.push(job);
+    this.update(job, {});
+    this.log(
+      `epoch ${epoch} nonce ${nonce}: computed ${this.work.m}×${this.work.n}×${this.work.k} in ${job.timings.computeMs} ms`,
+    );
+    return job;
+  }
+
+  private loadOutputs(job: Job): Uint32Array {
+    const bytes = readFileSync(path.join(this.options.stateDir, job.outputsFile));
+    if (bytes.length !== 4 * this.work.m * this.work.n) throw new Error(`${job.outputsFile} has the wrong size`);
+    return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  }
+
+  /** Drives a job to its end; true when it settled (proven) in this call. */
+  private async advance(job: Job, signal?: AbortSignal): Promise<boolean> {
+    let tree: OutputTree | undefined;
+    for (;;) {
+      signal?.throwIfAborted();
+      switch (job.stage) {
+        case "computed":
+        case "commit-sent":
+          await this.commit(job);
+          break;
+        case "committed": {
+          const c = this.loadOutputs(job);
+          tree ??= await commitOutputs(c, this.work);
+          if (tree.root.toString() !== job.outputRoot)
+            throw new Error(`outputs file of ${job.outputsFile} does not match its root`);
+          await this.makeProofs(job, c, tree, signal);
+          break;
+        }
+        case "proofs-ready":
+        case "prove-sent":
+          await this.submitProofs(job);
+          break;
+        case "settled":
+          return true;
+        case "lost":
+          return false;
+      }
+    }
+  }
+
+  private async findCommitment(job: Job): Promise<{ id: bigint; commitBlock: number } | undefined> {
+    const events = await this.rpc("queryFilter", () =>
+      this.contract.queryFilter(this.contract.filters.Committed(null, this.address, job.epoch)),
+    );
+    const event = events.find((e) => Number(e.args[3]) === job.nonce);
+    if (!event) return undefined;
+    const id = event.args[0] as bigint;
+    const record = await this.rpc("commitments", () => this.contract.commitments(id));
+    return { id, commitBlock: Number(record.commitBlock) };
+  }
+
+  private async commit(job: Job): Promise<void> {
+    const onChainNonce = Number(await this.rpc("nextNonce", () => this.contract.nextNonce(this.address, job.epoch)));
+    if (onChainNonce > job.nonce) {
+      // Sent before a crash (or by another process of this key): take the commitment the chain has.
+      const found = await this.findCommitment(job);
+      if (!found) throw new Error(`nonce ${job.nonce} of epoch ${job.epoch} is used but no Committed event was found`);
+      this.update(job, { stage: "committed", id: found.id.toString(), commitBlock: found.commitBlock });
+      return;
+    }
+    const started = performance.now();
+    const { rowBlocksLog2: dr, colBlocksLog2: dc } = job.shape;
+    const receipt = await this.send(
+      "commit",
+      () => this.contract.commit(job.epoch, job.nonce, BigInt(job.outputRoot), dr, dc, { value: BigInt(job.bond) }),
+      (hash) => this.update(job, { stage: "commit-sent", commitTx: hash }),
+    );
+    const log = receipt.logs
+      .map((entry) => this.contract.interface.parseLog(entry))
+      .find((parsed) => parsed?.name === "Committed");
+    if (!log) throw new Error(`commit transaction ${receipt.hash} has no Committed event`);
+    this.update(job, {
+      stage: "committed",
+      id: (log.args[0] as bigint).toString(),
+      commitBlock: receipt.blockNumber,
+      timings: { ...job.timings, commitMs: Math.round(performance.now() - started) },
+    });
+    this.log(
+      `epoch ${job.epoch} nonce ${job.nonce}: committed as #${job.id} in block ${job.commitBlock}, bond ${formatEther(job.bond)}`,
+    );
+  }
+
+  private deadline(job: Job): { challengeBlock: number; lastBlock: number } {
+    const challengeBlock = job.commitBlock! + this.params.challengeDelay + 1;
+    return { challengeBlock, lastBlock: job.commitBlock! + this.params.challengeDelay + this.params.proofWindow };
+  }
+
+  private async waitForBlock(target: number, signal?: AbortSignal): Promise<number> {
+    const provider = this.options.signer.provider!;
+    for (;;) {
+      const block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
+      if (block >= target) return block;
+      await sleep(this.options.pollMs ?? 500, undefined, { signal });
+    }
+  }
+
+  private markLost(job: Job, why: string): void {
+    this.stats.commitmentsLost++;
+    this.update(job, { stage: "lost", note: why });
+    this.log(`commitment #${job.id}: ${why}; its bond of ${formatEther(job.bond)} is forfeited`);
+  }
+
+  private async makeProofs(job: Job, c: Uint32Array, tree: OutputTree, signal?: AbortSignal): Promise<void> {
+    const { challengeBlock, lastBlock } = this.deadline(job);
+    const waitStarted = performance.now();
+    const block = await this.waitForBlock(challengeBlock, signal);
+    if (block > lastBlock)
+      return this.markLost(job, `proof window ended at block ${lastBlock} before proving (now ${block})`);
+    const id = BigInt(job.id!);
+    const proveStarted = performance.now();
+    const proofs: string[][] = [];
+    const tasks = [];
+    for (let j = 0; j < this.params.proofsPerCommitment; j++) {
+      const challenge = await this.rpc("proofChallenge", () => this.contract.proofChallenge(id, j));
+      const { input } = await gemmProofInput({
+        work: this.work,
+        tilesPerProof: this.options.circuit.tilesPerProof,
+        c,
+        tree,
+        seed: BigInt(job.seed),
+        challenge,
+        miner: BigInt(this.address),
+      });
+      tasks.push({ id: `${job.id}/${j}`, circuit: this.options.prover, input });
+    }
+    for await (const outcome of this.options.pool.proveMany(tasks, signal ? { signal } : {})) {
+      if (!outcome.ok) {
+        this.stats.proofsFailed++;
+        return this.markLost(job, `proof ${outcome.id} failed at ${outcome.stage}: ${outcome.error}`);
+      }
+      this.stats.proofsOk++;
+      proofs[Number(outcome.id.split("/")[1])] = proofToCalldata(outcome.proof);
+    }
+    this.update(job, {
+      stage: "proofs-ready",
+      proofs,
+      timings: {
+        ...job.timings,
+        waitMs: Math.round(proveStarted - waitStarted),
+        proveMs: Math.round(performance.now() - proveStarted),
+      },
+    });
+  }
+
+  private async submitProofs(job: Job): Promise<void> {
+    const id = BigInt(job.id!);
+    const record = await this.rpc("commitments", () => this.contract.commitments(id));
+    if (record.status === STATUS.Proven) {
+      // Submitted before a crash: read the reward from the chain.
+      return this.settle(job, await this.rewardOf(id));
+    }
+    if (record.status === STATUS.Slashed) return this.markLost(job, "slashed before the proofs were accepted");
+    const provider = this.options.signer.provider!;
+    const block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
+    if (block + 1 > this.deadline(job).lastBlock)
+      return this.markLost(job, `proof window ended at block ${this.deadline(job).lastBlock}`);
+    const started = performance.now();
+    const receipt = await this.send(
+      "prove",
+      () => this.contract.prove(id, job.proofs!),
+      (hash) => this.update(job, { stage: "prove-sent", proveTx: hash }),
+    );
+    job.timings.submitMs = Math.round(performance.now() - started);
+    const minted = receipt.logs
+      .map((entry) => this.contract.interface.parseLog(entry))
+      .find((parsed) => parsed?.name === "RewardMinted");
+    this.settle(job, minted ? (minted.args[2] as bigint) : 0n);
+  }
+
+  private async rewardOf(id: bigint): Promise<bigint> {
+    const filter = (
+      this.contract as unknown as { filters: { RewardMinted(id: bigint): unknown } }
+    ).filters.RewardMinted(id);
+    const events = await this.rpc("queryFilter", () => this.contract.queryFilter(filter));
+    return events.length > 0 ? (events[0]!.args[2] as bigint) : 0n;
+  }
+
+  private settle(job: Job, reward: bigint): void {
+    this.stats.commitmentsSettled++;
+    this.stats.earned += reward;
+    this.update(job, { stage: "settled", reward: reward.toString() });
+    this.log(
+      `commitment #${job.id} proven: +${formatUnits(reward, 18)} DEMLE, bond ${formatEther(job.bond)} returned ` +
+        `(compute ${job.timings.computeMs} ms, commit ${job.timings.commitMs ?? "?"} ms, wait ${job.timings.waitMs ?? "?"} ms, ` +
+        `prove ${job.timings.proveMs ?? "?"} ms, submit ${job.timings.submitMs ?? "?"} ms)`,
+    );
+  }
+
+  /**
+   * Sends a transaction and waits for its receipt. `onSent` records the hash before waiting; a revert throws with the
+   * decoded custom error.
+   */
+  private async send(
+    what: string,
+    sendTx: () => Promise<TxResponse>,
+    onSent?: (hash: string) => void,
+  ): Promise<TransactionReceipt> {
+    let tx: TxResponse;
+    try {
+      tx = await this.rpc(what, sendTx);
+    } catch (error) {
+      throw new Error(`${what} reverted: ${this.describeRevert(error)}`);
+    }
+    onSent?.(tx.hash);
+    const receipt = await this.rpc(`${what} receipt`, () => tx.wait());
+    if (!receipt || receipt.status !== 1) throw new Error(`${what} transaction ${tx.hash} failed`);
+    return receipt;
+  }
+
+  private describeRevert(error: unknown): string {
+    const data = (error as { data?: string; info?: { error?: { data?: string } } }).data;
+    if (typeof data === "string" && data.length >= 10) {
+      const parsed = this.contract.interface.parseError(data);
+      if (parsed) return `${parsed.name}(${parsed.args.map(String).join(", ")})`;
+    }
+    return error instanceof Error ? error.message.split("\n")[0]! : String(error);
+  }
+
+  /** Balance of the DEMLE token for this miner. */
+  async tokenBalance(): Promise<bigint> {
+    const token = new Contract(
+      await this.contract.token(),
+      ["function balanceOf(address) view returns (uint256)"],
+      this.options.signer,
+    );
+    return (await token.getFunction("balanceOf")(this.address)) as bigint;
+  }
+
+  jobs(): readonly Readonly<Job>[] {
+    return this.state.jobs;
+  }
+
+  async release(): Promise<void> {
+    await this.runner?.release();
+  }
+}
