@@ -109,7 +109,9 @@ program
         { request: ({ method, params }) => client.send(method, params ?? []) },
         options.blockTime,
       );
+      const accounts = (await client.send("eth_accounts", [])) as string[];
       client.destroy();
+      log(`funded development accounts: ${accounts.slice(0, 5).join(", ")}${accounts.length > 5 ? ", …" : ""}`);
       log(
         `JSON-RPC node listening on http://${address}:${port} (a block every ${options.blockTime} ms); Ctrl-C stops it`,
       );
@@ -172,7 +174,11 @@ program
   )
   .option("--workers <n>", "prover worker threads", integer(1), os.availableParallelism())
   .option("--state-dir <dir>", "where the miner keeps its crash-safe state", ".demle-miner")
-  .option("--commitments <n>", "stop after this many proven commitments (default: run until interrupted)", integer(1))
+  .option(
+    "--commitments <n>",
+    "stop after this many commitments have finished, proven or lost (default: run until interrupted)",
+    integer(1),
+  )
   .option("--status-interval <s>", "seconds between status lines", integer(1), 10)
   .option("--json", "machine-readable JSON lines instead of text")
   .action(async (flags: Record<string, unknown>, command: Command) => {

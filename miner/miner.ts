@@ -91,6 +91,11 @@ export interface MinerOptions {
   readonly shape: WorkShape;
   readonly stateDir: string;
   readonly executionProvider?: GemmExecutionProvider;
+  /**
+   * Computes C = A·B (float32 bit patterns) for row-major E4M3FN codes; default: ONNX Runtime with
+   * `executionProvider`. Another backend (or, in tests, a deliberately wrong one) can be plugged in here.
+   */
+  readonly computeOutputs?: (a: Uint8Array, b: Uint8Array) => Promise<Uint32Array>;
   /** Blocks to wait between polls of the chain (ms, default 500). */
   readonly pollMs?: number;
   readonly onEvent?: (event: MinerEvent) => void;
@@ -220,16 +225,20 @@ export class Miner {
       .reduce((sum, job) => sum + BigInt(job.bond), 0n);
   }
 
-  /** Mines until `commitments` commitments have been settled in this run (or forever when undefined). */
+  /**
+   * Mines until `commitments` commitments have finished in this run — proven, or lost (then it says why) — or forever
+   * when undefined.
+   */
   async run(commitments?: number, signal?: AbortSignal): Promise<void> {
     await this.waitForPendingTransactions();
-    let settledThisRun = 0;
+    let finishedThisRun = 0;
     for (const job of this.state.jobs.filter((j) => j.stage !== "settled" && j.stage !== "lost")) {
       signal?.throwIfAborted();
-      if (await this.advance(job, signal)) settledThisRun++;
+      await this.advance(job, signal);
+      finishedThisRun++;
     }
     let lastEpoch = -1;
-    while (commitments === undefined || settledThisRun < commitments) {
+    while (commitments === undefined || finishedThisRun < commitments) {
       signal?.throwIfAborted();
       const epoch = Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch()));
       if (epoch === lastEpoch) {
@@ -237,9 +246,9 @@ export class Miner {
         continue;
       }
       lastEpoch = epoch;
-      this.stats.epoch = epoch;
-      const job = await this.computeWork(epoch);
-      if (await this.advance(job, signal)) settledThisRun++;
+      const job = await this.computeWork();
+      await this.advance(job, signal);
+      finishedThisRun++;
     }
   }
 
@@ -260,11 +269,19 @@ export class Miner {
     }
   }
 
-  private async computeWork(epoch: number): Promise<Job> {
-    if ((await this.rpc("epochSeed", () => this.contract.epochSeed(epoch))) === 0n) {
+  /** The current epoch, opened (its seed fixed) by us if nobody has yet; retried if a block boundary intervenes. */
+  private async openCurrentEpoch(): Promise<number> {
+    for (;;) {
+      const epoch = Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch()));
+      if ((await this.rpc("epochSeed", () => this.contract.epochSeed(epoch))) !== 0n) return epoch;
       this.log(`opening epoch ${epoch}`);
       await this.send("openEpoch", () => this.contract.openEpoch());
     }
+  }
+
+  private async computeWork(): Promise<Job> {
+    const epoch = await this.openCurrentEpoch();
+    this.stats.epoch = epoch;
     const nonce = Number(await this.rpc("nextNonce", () => this.contract.nextNonce(this.address, epoch)));
     const existing = this.state.jobs.find((job) => job.epoch === epoch && job.nonce === nonce);
     if (existing) return existing;
@@ -275,16 +292,8 @@ export class Miner {
     );
     const started = performance.now();
     const { a, b } = await generateInputs(seed, this.work);
-    this.runner ??= await Fp8GemmRunner.create({
-      m: this.work.m,
-      n: this.work.n,
-      k: this.work.k,
-      executionProvider: this.options.executionProvider ?? "cpu",
-      allowSpinning: false,
-      onFallback: (message) => this.log(message),
-    });
     const gemmStarted = performance.now();
-    const c = await this.runner.run(a, b);
+    const c = await (this.options.computeOutputs ?? ((x, y) => this.runOnnx(x, y)))(a, b);
     this.stats.macsPerSecond = Number(macs) / ((performance.now() - gemmStarted) / 1000);
     const tree = await commitOutputs(c, this.work);
     const outputsFile = `outputs-e${epoch}-n${nonce}.bin`;
@@ -312,14 +321,26 @@ export class Miner {
     return job;
   }
 
+  private async runOnnx(a: Uint8Array, b: Uint8Array): Promise<Uint32Array> {
+    this.runner ??= await Fp8GemmRunner.create({
+      m: this.work.m,
+      n: this.work.n,
+      k: this.work.k,
+      executionProvider: this.options.executionProvider ?? "cpu",
+      allowSpinning: false,
+      onFallback: (message) => this.log(message),
+    });
+    return this.runner.run(a, b);
+  }
+
   private loadOutputs(job: Job): Uint32Array {
     const bytes = readFileSync(path.join(this.options.stateDir, job.outputsFile));
     if (bytes.length !== 4 * this.work.m * this.work.n) throw new Error(`${job.outputsFile} has the wrong size`);
     return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   }
 
-  /** Drives a job to its end; true when it settled (proven) in this call. */
-  private async advance(job: Job, signal?: AbortSignal): Promise<boolean> {
+  /** Drives a job to its end: settled (proven) or lost. */
+  private async advance(job: Job, signal?: AbortSignal): Promise<void> {
     let tree: OutputTree | undefined;
     for (;;) {
       signal?.throwIfAborted();
@@ -341,9 +362,8 @@ export class Miner {
           await this.submitProofs(job);
           break;
         case "settled":
-          return true;
         case "lost":
-          return false;
+          return;
       }
     }
   }

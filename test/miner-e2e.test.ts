@@ -1,0 +1,169 @@
+// End to end on an in-process chain: real miners (ONNX Runtime, Poseidon commitments, the prover pool, real proofs)
+// against a real deployment of DemleMining with the demo circuit's verifier.
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import hre from "hardhat";
+import { Contract, NonceManager, type Signer } from "ethers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadArtifact } from "../miner/artifacts.js";
+import { MINING_CIRCUITS, prepareCircuit, type PreparedCircuit } from "../miner/circuits.js";
+import { deployDemle, miningParams, type Deployment, type MiningParams } from "../miner/deploy.js";
+import { setIntervalMining } from "../miner/hardhat.js";
+import { Miner, type Job } from "../miner/miner.js";
+import { ProverPool } from "../prover/pool.js";
+
+type Connection = Awaited<ReturnType<typeof hre.network.create>>;
+
+describe("miners on an in-process chain", () => {
+  let prepared: PreparedCircuit;
+  let connection: Connection;
+  let deployment: Deployment;
+  let params: MiningParams;
+  let pool: ProverPool;
+  let signers: Signer[];
+  let abi: never;
+  let mining: Contract;
+  let token: Contract;
+  const stateRoot = mkdtempSync(path.join(os.tmpdir(), "demle-e2e-"));
+  const shape = { rowBlocksLog2: 3, colBlocksLog2: 3 };
+
+  beforeAll(async () => {
+    prepared = await prepareCircuit(MINING_CIRCUITS.demo, () => {});
+    await hre.tasks.getTask("build").run({ quiet: true });
+    connection = await hre.network.create();
+    await setIntervalMining(connection.provider, 200);
+    signers = (await connection.ethers.getSigners()) as unknown as Signer[];
+    params = miningParams(prepared, { proofsPerCommitment: 2, epochLength: 8, challengeDelay: 2, proofWindow: 40 });
+    deployment = await deployDemle(signers[0]!, prepared, params);
+    abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
+    mining = new Contract(deployment.mining, abi, connection.ethers.provider);
+    token = new Contract(
+      deployment.token,
+      ["function balanceOf(address) view returns (uint256)"],
+      connection.ethers.provider,
+    );
+    pool = new ProverPool({ workers: 2, taskTimeoutMs: 300_000 });
+  }, 900_000);
+
+  afterAll(async () => {
+    await pool?.close();
+    await connection?.close();
+    rmSync(stateRoot, { recursive: true, force: true });
+  });
+
+  function miner(
+    index: number,
+    options: {
+      onJob?: (job: Job) => void;
+      computeOutputs?: (a: Uint8Array, b: Uint8Array) => Promise<Uint32Array>;
+    } = {},
+  ) {
+    return new Miner({
+      contract: deployment.mining,
+      signer: new NonceManager(signers[index]!),
+      circuit: MINING_CIRCUITS.demo,
+      prover: prepared.setup.prover,
+      pool,
+      shape,
+      stateDir: path.join(stateRoot, `miner${index}`),
+      pollMs: 100,
+      ...(options.computeOutputs ? { computeOutputs: options.computeOutputs } : {}),
+      onEvent: (event) => {
+        if (event.type === "job") options.onJob?.(event.job);
+      },
+    });
+  }
+
+  /** MACs of the work times the reward per MAC, computed here from the parameters (no halving yet). */
+  const expectedReward = () =>
+    BigInt(params.tileRows * params.tileCols * params.depth) *
+    2n ** BigInt(shape.rowBlocksLog2 + shape.colBlocksLog2) *
+    params.initialRewardPerMac;
+
+  async function commitmentsOf(address: string): Promise<bigint[]> {
+    const events = await mining.queryFilter(mining.filters.Committed!(null, address));
+    return events.map((event) => (event as unknown as { args: bigint[] }).args[0]!);
+  }
+
+  it("two honest miners each earn exactly the expected reward and get their bonds back", async () => {
+    const miners = [miner(1), miner(2)];
+    for (const m of miners) await m.init(abi);
+    await Promise.all(miners.map((m) => m.run(1)));
+    for (const index of [1, 2]) {
+      const address = await signers[index]!.getAddress();
+      expect(await token.getFunction("balanceOf")(address)).toBe(expectedReward());
+      expect(await commitmentsOf(address)).toHaveLength(1);
+    }
+    expect(await connection.ethers.provider.getBalance(deployment.mining)).toBe(0n);
+    for (const m of miners) await m.release();
+  }, 300_000);
+
+  it.each(["computed", "committed", "proofs-ready"] as const)(
+    "a miner killed once its commitment is %s resumes it after a restart: no recomputation, no second commitment",
+    async (stage) => {
+      const index = { computed: 3, committed: 4, "proofs-ready": 5 }[stage];
+      const address = await signers[index]!.getAddress();
+      let computations = 0;
+      const computeOutputs = async (a: Uint8Array, b: Uint8Array) => {
+        computations++;
+        return honest.run(a, b);
+      };
+      const { Fp8GemmRunner } = await import("../miner/gemm.js");
+      const honest = await Fp8GemmRunner.create({ m: 16, n: 16, k: 16 });
+      const abort = new AbortController();
+      const first = miner(index, { computeOutputs, onJob: (job) => job.stage === stage && abort.abort() });
+      await first.init(abi);
+      const stopped = await first.run(1, abort.signal).then(
+        () => "finished",
+        (error: unknown) => String(error),
+      );
+      expect(stopped).toMatch(/abort/i);
+      const killedAt = first.jobs()[0]!;
+      expect(killedAt.stage).toBe(stage);
+      const outputsMtime = statSync(path.join(stateRoot, `miner${index}`, killedAt.outputsFile)).mtimeMs;
+
+      const second = miner(index, { computeOutputs });
+      await second.init(abi);
+      await second.run(1);
+      const job = second.jobs()[0]!;
+      expect(job.stage).toBe("settled");
+      expect(second.jobs()).toHaveLength(1);
+      expect(computations).toBe(1);
+      expect(statSync(path.join(stateRoot, `miner${index}`, job.outputsFile)).mtimeMs).toBe(outputsMtime);
+      expect(await commitmentsOf(address)).toEqual([BigInt(job.id!)]);
+      expect(await token.getFunction("balanceOf")(address)).toBe(expectedReward());
+      await honest.release();
+    },
+    300_000,
+  );
+
+  it("a miner whose committed outputs are wrong everywhere cannot prove, and loses its bond to a slash", async () => {
+    const index = 6;
+    const address = await signers[index]!.getAddress();
+    // Every output 10^6: far outside the contract for these inputs (|C| ≤ 16·448² ≈ 3.2·10^6 only with T ≈ that).
+    const cheater = miner(index, { computeOutputs: async () => new Uint32Array(16 * 16).fill(0x49742400) });
+    await cheater.init(abi);
+    await cheater.run(1).catch(() => {});
+    const job = cheater.jobs()[0]!;
+    expect(job.stage).toBe("lost");
+    expect(job.note).toMatch(/failed at witness/);
+    const balanceBefore = await connection.ethers.provider.getBalance(deployment.mining);
+    expect(balanceBefore).toBe(BigInt(job.bond));
+    // Let the proof window pass, then anyone may slash.
+    await connection.provider.request({
+      method: "hardhat_mine",
+      params: [`0x${(params.proofWindow + params.challengeDelay + 1).toString(16)}`],
+    });
+    const slasher = new Contract(deployment.mining, abi, signers[7]!);
+    const receipt = await (await slasher.getFunction("slash")(BigInt(job.id!))).wait();
+    const slashed = receipt.logs
+      .map((entry: { topics: string[]; data: string }) => mining.interface.parseLog(entry))
+      .find((e: { name: string } | null) => e?.name === "Slashed");
+    expect(slashed.args[1]).toBe(address);
+    const bounty = (BigInt(job.bond) * BigInt(params.slashBountyBps)) / 10_000n;
+    expect(slashed.args[3]).toBe(bounty);
+    expect(await token.getFunction("balanceOf")(address)).toBe(0n);
+    await cheater.release();
+  }, 300_000);
+});
