@@ -11,6 +11,7 @@
 // Locked constraint counts (circom --O2): Fp8E4M3Decode 16, Fp8E5M2Decode 17, Float32OnGrid(27, 6) 49,
 // CanonicalBits 511, RangeCheck(8) 8, and the test-only wrapper Float32OnGridBounded 91.
 import { beforeAll, describe, expect, it } from "vitest";
+import { Prng } from "../common/prng.js";
 import { constraintCounts, instantiateCircuit, type CompiledCircuit } from "../circuits/compile.js";
 import { FP8_FORMATS, decodeFp8, type Fp8Format } from "../common/fp8.js";
 import { decodeFloat32, float32Bits, toScaledInteger } from "../common/numerics.js";
@@ -40,16 +41,10 @@ function inverse(x: bigint): bigint {
   return mod(x) === 0n ? 0n : power(x, p - 2n);
 }
 
-/** mulberry32, so random cases are reproducible. */
+/** Seeded uniform 32-bit integers, so random cases are reproducible. */
 function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const generator = new Prng(seed);
+  return () => generator.nextU32();
 }
 
 function randomBits(random: () => number, bits: number): bigint {

@@ -2,14 +2,7 @@
 // honest witnesses and checking that the constraints themselves reject them.
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileCircuit, constraintCounts, inspectWarnings, instantiateCircuit } from "../circuits/compile.js";
-import {
-  decodeFloat32,
-  exactTile,
-  float32Bits,
-  float32FromBits,
-  roundScaledToFloat32Bits,
-  toScaledInteger,
-} from "../common/numerics.js";
+import { decodeFloat32, exactTile, float32Bits, float32FromBits, toScaledInteger } from "../common/numerics.js";
 import {
   commitOutputs,
   defineWork,
@@ -23,6 +16,7 @@ import {
 import { fp8ToScaled } from "../common/fp8.js";
 import { CircuitHarness, FIELD } from "./helpers/circuit.js";
 import { loadH100Tiles, subTile, type H100Tile } from "./helpers/h100.js";
+import { honestOutputs } from "./helpers/reference.js";
 
 const mod = (x: bigint): bigint => ((x % FIELD) + FIELD) % FIELD;
 function inverse(x: bigint): bigint {
@@ -32,12 +26,6 @@ function inverse(x: bigint): bigint {
     [a, b, u, v] = [b, a - q * b, v, u - q * v];
   }
   return mod(u);
-}
-
-/** Exact outputs rounded once to float32: what an ideal accumulator commits (independent of the circuit). */
-function honestOutputs(a: Uint8Array, b: Uint8Array, m: number, n: number, k: number): Uint32Array {
-  const { dot } = exactTile(a, b, m, n, k, "e4m3fn");
-  return Uint32Array.from(dot, (s) => roundScaledToFloat32Bits(s, 18));
 }
 
 /**

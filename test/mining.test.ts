@@ -8,7 +8,6 @@ import {
   AbiCoder,
   ContractFactory,
   ZeroAddress,
-  isError,
   keccak256,
   parseEther,
   toQuantity,
@@ -21,6 +20,8 @@ import {
 import * as snarkjs from "snarkjs";
 import type { Groth16Proof } from "snarkjs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectCustomError } from "./helpers/revert.js";
+import { honestOutputs } from "./helpers/reference.js";
 import { instantiateCircuit } from "../circuits/compile.js";
 import { checkTile, exactTile, roundScaledToFloat32Bits } from "../common/numerics.js";
 import {
@@ -148,41 +149,6 @@ const exportSolidityCallData = (
   }
 ).exportSolidityCallData;
 
-/** The revert data carried by an ethers error, wherever the provider put it. */
-function revertData(err: unknown): string {
-  if (isError(err, "CALL_EXCEPTION") && err.data) return err.data;
-  const nested = (err as { data?: unknown; error?: { data?: unknown } } | null) ?? {};
-  for (const candidate of [nested.data, nested.error?.data]) {
-    if (typeof candidate === "string" && candidate.startsWith("0x")) return candidate;
-  }
-  throw new Error(`no revert data in error: ${String(err)}`, { cause: err });
-}
-
-/** Awaits `action`, requires it to revert with custom error `name(args)` as decoded by `iface`. */
-async function expectCustomError(
-  action: Promise<unknown>,
-  iface: Interface,
-  name: string,
-  args: readonly unknown[] = [],
-): Promise<void> {
-  let caught: unknown;
-  try {
-    await action;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected a revert with ${name}`).toBeDefined();
-  const decoded = iface.parseError(revertData(caught));
-  expect(decoded?.name).toBe(name);
-  expect([...(decoded?.args ?? [])]).toEqual([...args]);
-}
-
-/** Exact outputs rounded once to float32: what an ideal accumulator commits. */
-function honestOutputs(a: Uint8Array, b: Uint8Array): Uint32Array {
-  const { dot } = exactTile(a, b, WORK.m, WORK.n, WORK.k, "e4m3fn");
-  return Uint32Array.from(dot, (s) => roundScaledToFloat32Bits(s, 18));
-}
-
 interface Work {
   readonly seed: bigint;
   readonly c: Uint32Array;
@@ -191,7 +157,7 @@ interface Work {
 
 async function honestWork(seed: bigint): Promise<Work> {
   const { a, b } = await generateInputs(seed, WORK);
-  const c = honestOutputs(a, b);
+  const c = honestOutputs(a, b, WORK.m, WORK.n, WORK.k);
   return { seed, c, tree: await commitOutputs(c, WORK) };
 }
 

@@ -1,8 +1,7 @@
 // The numerics contract (docs/numerics.md) against independent arithmetic and against real H100 FP8 GEMM outputs.
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { Prng } from "../common/prng.js";
+import { loadH100Tiles, type H100Tile } from "./helpers/h100.js";
 import { FP8_FORMATS, fp8ToNumber, fp8ToScaled, type Fp8Format } from "../common/fp8.js";
 import {
   checkOutput,
@@ -23,16 +22,10 @@ import {
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers (deliberately independent of the code under test where they compute expectations)
 
-/** Tiny seeded PRNG (mulberry32) so random cases are reproducible. */
+/** Seeded uniform floats in [0, 1), so random cases are reproducible. */
 function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const generator = new Prng(seed);
+  return () => generator.nextFloat();
 }
 
 function isFiniteCode(code: number, format: Fp8Format): boolean {
@@ -142,68 +135,6 @@ const INF_BITS = [0x7f80_0000, 0xff80_0000];
 
 // ---------------------------------------------------------------------------------------------------------------
 // The H100 evidence in ../shared/numerics (relative to the repo root)
-
-interface TileCase {
-  kind: string;
-  M: number;
-  N: number;
-  K: number;
-  fast_accum: boolean;
-  A_e4m3_rowmajor: string;
-  B_e4m3_rowmajor: string;
-  C_f32le_rowmajor: string;
-  max_rel_err_vs_absdot: number;
-}
-
-interface H100Tile {
-  label: string;
-  M: number;
-  N: number;
-  K: number;
-  A: Uint8Array;
-  B: Uint8Array;
-  C: Uint32Array;
-  maxRelErr: number;
-}
-
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const TILES_FILE = "../shared/numerics/h100_fp8_gemm_tiles.json";
-
-function hexBytes(hex: string, expected: number, what: string): Uint8Array {
-  if (!/^[0-9a-f]*$/i.test(hex) || hex.length !== 2 * expected) {
-    throw new Error(`${what}: expected ${expected} bytes of hex, got ${hex.length} characters`);
-  }
-  return Uint8Array.from(Buffer.from(hex, "hex"));
-}
-
-let h100Tiles: H100Tile[] | undefined;
-function loadH100Tiles(): H100Tile[] {
-  if (h100Tiles) return h100Tiles;
-  const file = path.resolve(REPO_ROOT, TILES_FILE);
-  if (!existsSync(file)) {
-    throw new Error(
-      `H100 numerics data missing: ${TILES_FILE} (resolved to ${file}). The shared numerics directory must sit next ` +
-        `to the repository; see docs/numerics.md.`,
-    );
-  }
-  const { cases } = JSON.parse(readFileSync(file, "utf8")) as { cases: TileCase[] };
-  h100Tiles = cases.map((c, index) => {
-    const label = `#${index} ${c.kind} K=${c.K} fast_accum=${c.fast_accum}`;
-    const cBytes = hexBytes(c.C_f32le_rowmajor, 4 * c.M * c.N, `${label} C`);
-    const view = new DataView(cBytes.buffer);
-    return {
-      label,
-      M: c.M,
-      N: c.N,
-      K: c.K,
-      A: hexBytes(c.A_e4m3_rowmajor, c.M * c.K, `${label} A`),
-      B: hexBytes(c.B_e4m3_rowmajor, c.K * c.N, `${label} B`),
-      C: Uint32Array.from({ length: c.M * c.N }, (_, index) => view.getUint32(4 * index, true)),
-      maxRelErr: c.max_rel_err_vs_absdot,
-    };
-  });
-  return h100Tiles;
-}
 
 function exactOf(tile: H100Tile): ExactTile {
   return exactTile(tile.A, tile.B, tile.M, tile.N, tile.K, "e4m3fn");
