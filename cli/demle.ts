@@ -16,6 +16,9 @@ import { setIntervalMining, withHardhat } from "../miner/hardhat.js";
 import { createKeystore, loadWallet } from "../miner/keys.js";
 import { Miner, type MinerStats } from "../miner/miner.js";
 import type { GemmExecutionProvider } from "../miner/gemm.js";
+import { registerAuditCommands } from "./audit.js";
+import { registerDashboardCommand } from "./dashboard.js";
+import { MinerMetrics } from "../miner/metrics.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -181,6 +184,7 @@ program
   )
   .option("--status-interval <s>", "seconds between status lines", integer(1), 10)
   .option("--json", "machine-readable JSON lines instead of text")
+  .option("--metrics-port <port>", "serve Prometheus metrics on http://127.0.0.1:<port>/metrics", integer(0, 65_535))
   .action(async (flags: Record<string, unknown>, command: Command) => {
     const options = withConfig(command, flags) as {
       rpc: string;
@@ -196,6 +200,7 @@ program
       commitments?: number;
       statusInterval: number;
       json?: boolean;
+      metricsPort?: number;
     };
     let contract = options.contract;
     if (!contract && options.deployment)
@@ -212,6 +217,8 @@ program
     const circuit = miningCircuit(options.circuit);
     const prepared = await prepareCircuit(circuit, log);
     const pool = new ProverPool({ workers: options.workers, taskTimeoutMs: 600_000 });
+    const minerMetrics = new MinerMetrics();
+    const onMetricsEvent = minerMetrics.add(wallet.address, () => miner.stats);
     const miner = new Miner({
       contract,
       signer: new NonceManager(wallet),
@@ -225,6 +232,7 @@ program
       stateDir: path.resolve(options.stateDir),
       executionProvider: options.provider,
       onEvent: (event) => {
+        onMetricsEvent(event);
         if (event.type === "log") emit({ type: "log", message: event.message }, event.message);
       },
     });
@@ -234,6 +242,10 @@ program
     );
     const abort = new AbortController();
     process.once("SIGINT", () => abort.abort());
+
+    const metricsEndpoint =
+      options.metricsPort === undefined ? undefined : await minerMetrics.serve(options.metricsPort);
+    if (metricsEndpoint) log(`Prometheus metrics on ${metricsEndpoint.url}`);
     try {
       await miner.init((await loadArtifact("DemleMining.sol", "DemleMining")).abi as never);
       emit({ type: "start", miner: wallet.address, contract }, `mining as ${wallet.address} on ${contract}`);
@@ -243,6 +255,7 @@ program
       emit({ type: "status", ...miner.stats }, formatStatus(miner.stats));
     } finally {
       clearInterval(timer);
+      await metricsEndpoint?.close();
       await miner.release();
       await pool.close();
       provider.destroy();
@@ -318,6 +331,10 @@ program
     log(`created ${flags.keystore} for ${address}`);
     process.stdout.write(`${address}\n`);
   });
+
+registerDashboardCommand(program);
+
+registerAuditCommands(program);
 
 program.parseAsync().then(
   () => process.exit(process.exitCode ?? 0),

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { compileCircuit, REPO_ROOT, type CompiledCircuit } from "../circuits/compile.js";
 import type { GemmTiling } from "../common/work.js";
+import { committedSetup } from "../audit/committed.js";
 import { setupCircuit, type CircuitSetup } from "../prover/setup.js";
 import type { LogFn } from "../prover/snarkjs-runtime.js";
 
@@ -50,9 +51,13 @@ export interface PreparedCircuit {
   readonly setup: CircuitSetup;
 }
 
-/** Compiles the circuit and runs its (cached) development setup: zkey, verification key, Solidity verifier. */
+/**
+ * Compiles the circuit and gets its zkey, verification key and Solidity verifier: the committed ceremony's when the
+ * circuit's audit manifest pins one that matches the compiled r1cs (audit/committed.ts), else the (cached)
+ * development setup.
+ */
 export async function prepareCircuit(circuit: MiningCircuit, log?: LogFn): Promise<PreparedCircuit> {
   const compiled = await compileCircuit(circuit.name, path.join(REPO_ROOT, circuit.mainFile));
-  const setup = await setupCircuit(compiled, log ? { log } : {});
+  const setup = (await committedSetup(compiled, log)) ?? (await setupCircuit(compiled, log ? { log } : {}));
   return { circuit, compiled, setup };
 }

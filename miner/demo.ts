@@ -12,6 +12,7 @@ import { MINING_CIRCUITS, prepareCircuit } from "./circuits.js";
 import { deployDemle, miningParams } from "./deploy.js";
 import { Miner, type MinerEvent } from "./miner.js";
 import { setIntervalMining, withHardhat } from "./hardhat.js";
+import { startDashboard, type Dashboard } from "../dashboard/server.js";
 
 export interface DemoOptions {
   /** Commitments each miner settles (one per epoch). */
@@ -34,6 +35,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await setIntervalMining(connection.provider, options.blockTimeMs);
     const stateRoot = mkdtempSync(path.join(os.tmpdir(), "demle-demo-"));
     const pool = new ProverPool({ workers: Math.min(2, os.availableParallelism()), taskTimeoutMs: 300_000 });
+    let dashboard: Dashboard | undefined;
     try {
       const [deployer, ...accounts] = await connection.ethers.getSigners();
       const params = miningParams(prepared);
@@ -43,6 +45,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           `${deployment.token}, verifier ${deployment.verifier} (k = ${params.proofsPerCommitment * params.tilesPerProof} ` +
           `challenged tiles per commitment, ${params.epochLength}-block epochs, ${options.blockTimeMs} ms blocks)`,
       );
+
+      const where = { contract: deployment.mining, fromBlock: deployment.deployBlock, port: 8090, fallbackPort: true };
+      dashboard = await startDashboard({ provider: connection.provider, ...where, pollMs: 500 });
+      log(`live dashboard: ${dashboard.url}`);
       const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi;
       const shape = { rowBlocksLog2: circuit.tiling.maxRowBlocksLog2, colBlocksLog2: circuit.tiling.maxColBlocksLog2 };
       const miners = await Promise.all(
@@ -92,6 +98,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       }
       await Promise.all(miners.map(({ miner }) => miner.release()));
     } finally {
+      await dashboard?.close();
       await pool.close();
       await connection.close();
       rmSync(stateRoot, { recursive: true, force: true });

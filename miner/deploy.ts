@@ -28,7 +28,7 @@ export const DEFAULT_PROTOCOL = {
   proofsPerCommitment: 4,
   epochLength: 20,
   challengeDelay: 2,
-  proofWindow: 60,
+  proofWindow: 200,
   bondPerTile: parseEther("0.0001"),
   slashBountyBps: 1_000,
   initialRewardPerMac: 10n ** 14n,

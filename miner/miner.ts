@@ -388,13 +388,30 @@ export class Miner {
       this.update(job, { stage: "committed", id: found.id.toString(), commitBlock: found.commitBlock });
       return;
     }
+    // The contract takes work of the current or the previous epoch only; a later commit reverts and costs no bond.
+    const stale = (now: number) => {
+      this.stats.commitmentsLost++;
+      this.update(job, {
+        stage: "lost",
+        note: `epoch ${job.epoch} ended (now ${now}) before the commit; no bond paid`,
+      });
+      this.log(`epoch ${job.epoch} nonce ${job.nonce}: ${job.note}`);
+    };
+    const epochNow = Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch()));
+    if (epochNow > job.epoch + 1) return stale(epochNow);
     const started = performance.now();
     const { rowBlocksLog2: dr, colBlocksLog2: dc } = job.shape;
-    const receipt = await this.send(
-      "commit",
-      () => this.contract.commit(job.epoch, job.nonce, BigInt(job.outputRoot), dr, dc, { value: BigInt(job.bond) }),
-      (hash) => this.update(job, { stage: "commit-sent", commitTx: hash }),
-    );
+    let receipt: TransactionReceipt;
+    try {
+      receipt = await this.send(
+        "commit",
+        () => this.contract.commit(job.epoch, job.nonce, BigInt(job.outputRoot), dr, dc, { value: BigInt(job.bond) }),
+        (hash) => this.update(job, { stage: "commit-sent", commitTx: hash }),
+      );
+    } catch (error) {
+      if (!String(error).includes("StaleEpoch")) throw error;
+      return stale(Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch())));
+    }
     const log = receipt.logs
       .map((entry) => this.contract.interface.parseLog(entry))
       .find((parsed) => parsed?.name === "Committed");

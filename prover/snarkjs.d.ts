@@ -16,7 +16,20 @@ declare module "snarkjs" {
   /** An ffjavascript curve object (opaque here); `terminate` stops its worker threads (no-op if single-threaded). */
   export interface Curve {
     readonly name: string;
+    /** G1 (points of 2·32 bytes) and G2 (2·64 bytes); points are the curve's internal byte representation. */
+    readonly G1: CurveGroup;
+    readonly G2: CurveGroup;
     terminate(): Promise<void>;
+  }
+
+  /** The part of an ffjavascript group used to read points from zkey files (see audit/zkey.ts). */
+  export interface CurveGroup {
+    /** The coordinate field; `n8` is its element size in bytes (32 for G1, 64 for G2 over Fq2). */
+    readonly F: { readonly n8: number };
+    /** Reads a point stored as in zkey/ptau files: little-endian Montgomery coordinates (x, y). */
+    fromRprLEM(buffer: Uint8Array, offset: number): Uint8Array;
+    /** Writes the affine point as big-endian standard coordinates (x, y): the bytes snarkjs hashes. */
+    toRprUncompressed(buffer: Uint8Array, offset: number, point: Uint8Array): void;
   }
 
   /** snarkjs' in-memory "file" for witnesses and keys: `{ type: "mem" }`, filled in by the writer. */

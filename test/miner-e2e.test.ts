@@ -34,7 +34,8 @@ describe("miners on an in-process chain", () => {
     connection = await hre.network.create();
     await setIntervalMining(connection.provider, 200);
     signers = (await connection.ethers.getSigners()) as unknown as Signer[];
-    params = miningParams(prepared, { proofsPerCommitment: 2, epochLength: 8, challengeDelay: 2, proofWindow: 40 });
+    // Epochs and windows long enough that a loaded CI machine still commits and proves in time.
+    params = miningParams(prepared, { proofsPerCommitment: 2, epochLength: 100, challengeDelay: 2, proofWindow: 200 });
     deployment = await deployDemle(signers[0]!, prepared, params);
     abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
     mining = new Contract(deployment.mining, abi, connection.ethers.provider);

@@ -1,0 +1,43 @@
+// CI check: every committed zkey (pinned by a manifest in circuits/manifests/) regenerates exactly the verification
+// key, Solidity verifier source and verifier runtime bytecode its manifest pins. Fails when a zkey, the snarkjs
+// template or the compiler settings changed without re-running `demle ceremony finalize` (or `demle manifest`).
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { listManifests } from "../audit/audit.js";
+import { resolveRecorded, sha256File } from "../audit/files.js";
+import { compileVerifierRuntime, exportVerifier, vkeySha256 } from "../audit/zkey.js";
+import { miningCircuit } from "../miner/circuits.js";
+
+const manifests = listManifests();
+
+describe("committed verifiers are up to date with their zkeys", () => {
+  it("has a manifest for each mining circuit, and the demo's pins a committed zkey", () => {
+    expect(manifests.map((m) => m.manifest.miningCircuit).sort()).toEqual(["demo", "production"]);
+    for (const { manifest } of manifests) {
+      expect(manifest.circuit).toBe(miningCircuit(manifest.miningCircuit!).name);
+    }
+    const demo = manifests.find((m) => m.manifest.miningCircuit === "demo")!.manifest;
+    expect(demo.phase2?.zkey.file).toBe("ceremony/demo/final.zkey");
+  });
+
+  for (const { manifest } of manifests.filter((m) => m.manifest.phase2 !== null)) {
+    const phase2 = manifest.phase2!;
+    it(`${manifest.circuit}: zkey → verification key → verifier source → runtime bytecode match the manifest`, async () => {
+      const zkey = resolveRecorded(phase2.zkey.file);
+      expect(existsSync(zkey), `${phase2.zkey.file} is committed`).toBe(true);
+      expect(await sha256File(zkey)).toBe(phase2.zkey.sha256);
+
+      const exported = await exportVerifier(zkey);
+      expect(exported.vkeySha256).toBe(phase2.verificationKey.sha256);
+      expect(exported.sourceSha256).toBe(phase2.verifier.sourceSha256);
+      const compiled = compileVerifierRuntime(exported.source, phase2.verifier.sourceUnit);
+      expect(compiled.solcVersion).toBe(phase2.verifier.solc);
+      expect(compiled.runtimeKeccak256).toBe(phase2.verifier.runtimeKeccak256);
+      expect(compiled.runtimeKeccak256NoMetadata).toBe(phase2.verifier.runtimeKeccak256NoMetadata);
+
+      // The verification key committed beside the zkey is the exported one.
+      const committedVkey = resolveRecorded(phase2.transcript).replace(/transcript\.json$/, "verification_key.json");
+      expect(vkeySha256(JSON.parse(readFileSync(committedVkey, "utf8")))).toBe(phase2.verificationKey.sha256);
+    });
+  }
+});
