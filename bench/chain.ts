@@ -18,15 +18,16 @@
  *      (the demo miner's 16×16×16 and 512×512×64), interleaved repetitions, medians.
  * Progress goes to stderr, the tables to stdout, every raw number to the JSON file (default bench/results/chain.json).
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
+import { displayPath, gitCommit } from "./provenance.js";
 import { Contract, NonceManager, type ContractTransactionResponse, type Signer, type TransactionReceipt } from "ethers";
 import * as ort from "onnxruntime-node";
 import { REPO_ROOT } from "../circuits/compile.js";
+import { randomFiniteCodes } from "../common/fp8.js";
 import { Prng } from "../common/prng.js";
 import {
   commitOutputs,
@@ -156,22 +157,6 @@ function linearFit(xs: readonly number[], ys: readonly number[]) {
     r2: syy === 0 ? 1 : round((sxy * sxy) / (sxx * syy), 8),
     maxAbsResidual: round(Math.max(...residuals.map(Math.abs)), 1),
   };
-}
-
-/** A path relative to the repo if it is inside it, else absolute. */
-function displayPath(file: string): string {
-  const rel = path.relative(REPO_ROOT, file);
-  return rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
-}
-
-function gitCommit(): string | null {
-  try {
-    const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: REPO_ROOT, encoding: "utf8" }).trim() !== "";
-    return `${head}${dirty ? " (working tree modified)" : ""}`;
-  } catch {
-    return null;
-  }
 }
 
 type Hre = Parameters<Parameters<typeof withHardhat>[0]>[0];
@@ -793,18 +778,8 @@ interface OrtShapeResult {
 async function measureOrtShape(shape: GemmShape, rounds: number, seed: number): Promise<OrtShapeResult> {
   const { m, n, k } = shape;
   const prng = new Prng(seed);
-  const codes = (length: number) => {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      let code: number;
-      do code = prng.nextInt(256);
-      while ((code & 0x7f) === 0x7f);
-      out[i] = code;
-    }
-    return out;
-  };
-  const aCodes = codes(m * k);
-  const bCodes = codes(k * n);
+  const aCodes = randomFiniteCodes(prng, m * k, "e4m3fn");
+  const bCodes = randomFiniteCodes(prng, k * n, "e4m3fn");
   const feeds = {
     A: new ort.Tensor("float32", decodeE4m3fnMatrix(aCodes, "A", k), [m, k]),
     B: new ort.Tensor("float32", decodeE4m3fnMatrix(bCodes, "B", n), [k, n]),

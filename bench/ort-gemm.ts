@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 
 import * as ort from "onnxruntime-node";
 
+import { randomFiniteCodes } from "../common/fp8.js";
 import { Prng } from "../common/prng.js";
 import {
   Fp8GemmRunner,
@@ -118,17 +119,6 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-function randomCodes(prng: Prng, length: number): Uint8Array {
-  const codes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    let code: number;
-    do code = prng.nextInt(256);
-    while ((code & 0x7f) === 0x7f);
-    codes[i] = code;
-  }
-  return codes;
-}
-
 const wordsOf = (t: ort.Tensor): Uint32Array => {
   const f = t.data as Float32Array;
   return new Uint32Array(f.buffer, f.byteOffset, f.length);
@@ -204,8 +194,8 @@ interface Row {
 async function benchShape(shape: GemmShape, seed: number) {
   const { m, n, k } = shape;
   const prng = new Prng(seed);
-  const aCodes = randomCodes(prng, m * k);
-  const bCodes = randomCodes(prng, k * n);
+  const aCodes = randomFiniteCodes(prng, m * k, "e4m3fn");
+  const bCodes = randomFiniteCodes(prng, k * n, "e4m3fn");
   const feeds = {
     A: new ort.Tensor("float32", decodeE4m3fnMatrix(aCodes, "A", k), [m, k]),
     B: new ort.Tensor("float32", decodeE4m3fnMatrix(bCodes, "B", n), [k, n]),

@@ -19,11 +19,11 @@
  * --quick swaps in small circuits (Fp8GemmSeedProof(1, 2, 2, 8, 2, 2), 2×2×16 tiles, k = 2) to smoke-test the
  * script in a few minutes; it uses the power-16 dev ptau if it is already available, otherwise one small dev ptau.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { displayPath, gitCommit } from "./provenance.js";
 import solc from "solc";
 import * as snarkjs from "snarkjs";
 import type { Groth16Proof, MemFile, NumericString } from "snarkjs";
@@ -941,22 +941,6 @@ function parseProofs(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 5) throw new InvalidArgumentError("must be an integer >= 5");
   return n;
-}
-
-/** A path relative to the repo if it is inside it, else absolute. */
-function displayPath(file: string): string {
-  const rel = path.relative(REPO_ROOT, file);
-  return rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
-}
-
-function gitCommit(): string | null {
-  try {
-    const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: REPO_ROOT, encoding: "utf8" }).trim() !== "";
-    return `${head}${dirty ? " (working tree modified)" : ""}`;
-  } catch {
-    return null;
-  }
 }
 
 async function run(options: Options): Promise<void> {

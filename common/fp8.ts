@@ -6,6 +6,8 @@
  * codes are reported as such and are never turned into numbers silently.
  */
 
+import type { Prng } from "./prng.js";
+
 export type Fp8Format = "e4m3fn" | "e5m2";
 
 /** Static facts about one FP8 format. */
@@ -215,4 +217,16 @@ export function encodeFp8Array(data: Float32Array, format: Fp8Format, saturate: 
   const out = new Uint8Array(data.length);
   for (let i = 0; i < bits.length; i++) out[i] = encodeFp8Bits(bits[i]!, format, saturate);
   return out;
+}
+
+/** Uniformly random finite codes of `format`: every finite code equally likely, so the whole exponent range. */
+export function randomFiniteCodes(prng: Prng, length: number, format: Fp8Format): Uint8Array {
+  const codes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    let code: number;
+    do code = prng.nextInt(256);
+    while (decodeFp8(code, format).kind !== "finite");
+    codes[i] = code;
+  }
+  return codes;
 }

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 
-import { encodeFp8 } from "../common/fp8.js";
+import { encodeFp8, randomFiniteCodes } from "../common/fp8.js";
 import {
   checkTile,
   decodeFloat32,
@@ -44,16 +44,7 @@ afterAll(async () => {
 });
 
 /** Uniformly random non-NaN E4M3FN codes (every finite value equally likely: a wide exponent range). */
-function uniformCodes(prng: Prng, length: number): Uint8Array {
-  const codes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    let code: number;
-    do code = prng.nextInt(256);
-    while ((code & 0x7f) === 0x7f);
-    codes[i] = code;
-  }
-  return codes;
-}
+const uniformCodes = (prng: Prng, length: number) => randomFiniteCodes(prng, length, "e4m3fn");
 
 /** Standard normal samples rounded to E4M3FN (Box–Muller; saturating, so never NaN). */
 function normalCodes(prng: Prng, length: number): Uint8Array {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { Prng } from "../common/prng.js";
 import { loadH100Tiles, type H100Tile } from "./helpers/h100.js";
-import { FP8_FORMATS, fp8ToNumber, fp8ToScaled, type Fp8Format } from "../common/fp8.js";
+import { FP8_FORMATS, fp8ToNumber, fp8ToScaled, randomFiniteCodes, type Fp8Format } from "../common/fp8.js";
 import {
   checkOutput,
   checkTile,
@@ -26,21 +26,6 @@ import {
 function prng(seed: number): () => number {
   const generator = new Prng(seed);
   return () => generator.nextFloat();
-}
-
-function isFiniteCode(code: number, format: Fp8Format): boolean {
-  return format === "e4m3fn" ? (code & 0x7f) !== 0x7f : (code & 0x7c) !== 0x7c;
-}
-
-function randomCodes(random: () => number, count: number, format: Fp8Format): Uint8Array {
-  const codes = new Uint8Array(count);
-  for (let index = 0; index < count; index++) {
-    let code: number;
-    do code = Math.floor(random() * 256);
-    while (!isFiniteCode(code, format));
-    codes[index] = code;
-  }
-  return codes;
 }
 
 /** Plain float64 loop on decoded values; exact for E4M3 at K ≤ 128 (products < 2^18, multiples of 2^-18). */
@@ -227,8 +212,8 @@ describe("exactTile", () => {
       [16, 16, 128],
       [2, 9, 64],
     ] as const) {
-      const A = randomCodes(random, M * K, "e4m3fn");
-      const B = randomCodes(random, K * N, "e4m3fn");
+      const A = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), M * K, "e4m3fn");
+      const B = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), K * N, "e4m3fn");
       expect(asValues(exactTile(A, B, M, N, K, "e4m3fn"), "e4m3fn")).toEqual(float64Reference(A, B, M, N, K));
     }
   });
@@ -247,8 +232,8 @@ describe("exactTile", () => {
   it("matches a plain bigint loop on an E5M2 tile", () => {
     const random = prng(4);
     const [M, N, K] = [4, 5, 24];
-    const A = randomCodes(random, M * K, "e5m2");
-    const B = randomCodes(random, K * N, "e5m2");
+    const A = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), M * K, "e5m2");
+    const B = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), K * N, "e5m2");
     const dot: bigint[] = [];
     const absDot: bigint[] = [];
     for (let i = 0; i < M; i++) {
@@ -460,8 +445,8 @@ describe("honest float32 accumulation passes (the zero absolute term)", () => {
   it.each(["e4m3fn", "e5m2"] as const)("%s, K = 128, sequential float32 sums", (format) => {
     const random = prng(format === "e4m3fn" ? 5 : 6);
     const [M, N, K] = [8, 8, 128];
-    const A = randomCodes(random, M * K, format);
-    const B = randomCodes(random, K * N, format);
+    const A = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), M * K, format);
+    const B = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), K * N, format);
     const result = checkTile(A, B, float32Accumulate(A, B, M, N, K, format), M, N, K, format);
     expect(result.failures).toEqual([]);
     expect(result.worstRelativeError).toBeLessThan(K * 2 ** -24);
@@ -471,8 +456,8 @@ describe("honest float32 accumulation passes (the zero absolute term)", () => {
 describe("E5M2 tile", () => {
   const random = prng(7);
   const [M, N, K] = [6, 7, 40];
-  const A = randomCodes(random, M * K, "e5m2");
-  const B = randomCodes(random, K * N, "e5m2");
+  const A = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), M * K, "e5m2");
+  const B = randomFiniteCodes(new Prng(Math.floor(random() * 2 ** 32)), K * N, "e5m2");
 
   it("exact sums rounded to float32 pass; one output moved past the bound fails, at the bound passes", () => {
     const { dot, absDot } = exactTile(A, B, M, N, K, "e5m2");
