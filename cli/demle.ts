@@ -37,6 +37,31 @@ function parseShape(value: string): { rowBlocksLog2: number; colBlocksLog2: numb
   return { rowBlocksLog2: Number(match[1]), colBlocksLog2: Number(match[2]) };
 }
 
+/** A config file's value for `option`, checked (and parsed) as the flag's argument would be. */
+function configValue(file: string, key: string, option: Option, value: unknown): unknown {
+  const bad = (expected: string) =>
+    new Error(`config file ${file}: "${key}" must be ${expected}, got ${JSON.stringify(value)}`);
+  if (option.isBoolean()) {
+    if (typeof value !== "boolean") throw bad("true or false");
+    return value;
+  }
+  if (option.argChoices) {
+    if (typeof value !== "string" || !option.argChoices.includes(value))
+      throw bad(`one of ${option.argChoices.join(", ")}`);
+    return value;
+  }
+  if (option.parseArg) {
+    if (typeof value !== "string" && typeof value !== "number") throw bad("a string or a number");
+    try {
+      return option.parseArg(String(value), undefined);
+    } catch (error) {
+      throw bad((error as Error).message.replace(/^expected /, ""));
+    }
+  }
+  if (typeof value !== "string") throw bad("a string");
+  return value;
+}
+
 /** Flags win over the config file's values of the same (camelCase) name. */
 function withConfig<T extends Record<string, unknown>>(command: Command, flags: T): T {
   const file = (command.optsWithGlobals() as { config?: string }).config;
@@ -52,10 +77,23 @@ function withConfig<T extends Record<string, unknown>>(command: Command, flags: 
     throw new Error(`config file ${file} must hold a JSON object`);
   }
   const merged: Record<string, unknown> = { ...(config as Record<string, unknown>) };
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (merged[key] !== undefined) merged[key] = configValue(file, key, option, merged[key]);
+  }
   for (const [key, value] of Object.entries(flags)) {
     if (command.getOptionValueSource(key) === "cli" || merged[key] === undefined) merged[key] = value;
   }
   return merged as T;
+}
+
+function readDeployment(file: string): Deployment {
+  if (!existsSync(file)) throw new Error(`deployment file ${file} not found`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Deployment;
+  } catch (error) {
+    throw new Error(`deployment file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 async function connect(rpc: string, expectedChainId?: number): Promise<JsonRpcProvider> {
@@ -90,7 +128,8 @@ const program = new Command()
   .name("demle")
   .description("DEMLE: proof-of-useful-work mining of FP8 machine-learning work")
   .option("--config <file>", "JSON config file (keys are the options' camelCase names; flags override it)")
-  .showHelpAfterError();
+  // Usage errors are one `demle: ` line like every other error (subcommands inherit this).
+  .configureOutput({ outputError: (text, write) => write(`demle: ${text.trim().replace(/^error: /, "")}\n`) });
 
 program
   .command("node")
@@ -203,8 +242,7 @@ program
       metricsPort?: number;
     };
     let contract = options.contract;
-    if (!contract && options.deployment)
-      contract = (JSON.parse(readFileSync(options.deployment, "utf8")) as Deployment).mining;
+    if (!contract && options.deployment) contract = readDeployment(options.deployment).mining;
     if (!contract) throw new Error("no contract: pass --contract ADDRESS or --deployment FILE");
     const emit = (record: Record<string, unknown>, text: string) =>
       options.json

@@ -146,9 +146,17 @@ export async function generateInputs(seed: bigint, work: GemmWork): Promise<{ a:
   return { a, b };
 }
 
+function assertTile(work: GemmWork, rowBlock: number, colBlock: number): void {
+  const [rows, cols] = [2 ** work.shape.rowBlocksLog2, 2 ** work.shape.colBlocksLog2];
+  const inRange = (v: number, n: number) => Number.isInteger(v) && v >= 0 && v < n;
+  if (!inRange(rowBlock, rows) || !inRange(colBlock, cols))
+    throw new RangeError(`tile (${rowBlock}, ${colBlock}) is outside the work's ${rows}×${cols} tiles`);
+}
+
 /** The float32 words of tile (rowBlock, colBlock) of C (M×N row-major bit patterns), row-major. */
 export function tileWords(c: Uint32Array, work: GemmWork, rowBlock: number, colBlock: number): Uint32Array {
   if (c.length !== work.m * work.n) throw new RangeError(`C must have ${work.m}×${work.n} words, got ${c.length}`);
+  assertTile(work, rowBlock, colBlock);
   const { tileRows: tm, tileCols: tn } = work.tiling;
   const words = new Uint32Array(tm * tn);
   for (let i = 0; i < tm; i++) {
@@ -217,6 +225,8 @@ export class OutputTree {
 
   /** Sibling hashes of leaf `index`, leaf level first. */
   siblings(index: number): bigint[] {
+    if (!Number.isInteger(index) || index < 0 || index >= 2 ** this.depth)
+      throw new RangeError(`leaf index ${index} outside a tree of depth ${this.depth}`);
     const path: bigint[] = [];
     for (let level = 0, node = index; level < this.depth; level++, node = Math.floor(node / 2)) {
       path.push(this.levels[level]!.get(node ^ 1) ?? this.emptySubtree[level]!);
@@ -250,6 +260,8 @@ export async function challengedTile(
   work: GemmWork,
 ): Promise<{ rowBlock: number; colBlock: number; index: number }> {
   assertFieldElement("challenge", challenge);
+  if (!Number.isSafeInteger(u) || u < 0)
+    throw new RangeError(`challenged tile number must be an integer >= 0, got ${u}`);
   const window = work.tiling.maxRowBlocksLog2 + work.tiling.maxColBlocksLog2;
   const perHash = Math.floor(CHALLENGE_BITS_USED / window);
   const h = await poseidonHash([challenge, BigInt(Math.floor(u / perHash))]);

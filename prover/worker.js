@@ -17,6 +17,8 @@
  * Failures are returned as values ({ ok: false, stage, error }), not thrown: Error objects lose their extra fields
  * when cloned back to the main thread.
  */
+import { Buffer } from "node:buffer";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import process from "node:process";
 import { getHeapStatistics } from "node:v8";
@@ -29,6 +31,32 @@ const shared = /** @type {{ curve_bn128?: unknown }} */ (globalThis);
 /** (Re)installs the single-threaded curve as the shared one, in case anything reset it. */
 function useSingleThreadedCurve() {
   if (shared.curve_bn128 !== curve) shared.curve_bn128 = curve;
+}
+
+/**
+ * After a failed proof: " (<file> is truncated …)" when the zkey's section table runs past the end of the file
+ * (snarkjs then fails with an unrelated TypeError), else "".
+ * @param {string} file
+ * @returns {string}
+ */
+function zkeyLayoutProblem(file) {
+  let fd;
+  try {
+    fd = openSync(file, "r");
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(12);
+    if (readSync(fd, head, 0, 12, 0) < 12 || head.toString("latin1", 0, 4) !== "zkey") return "";
+    let pos = 12;
+    for (let i = head.readUInt32LE(8); i > 0 && pos <= size; i--) {
+      if (readSync(fd, head, 0, 12, pos) < 12) pos = Infinity;
+      else pos += 12 + Number(head.readBigUInt64LE(4));
+    }
+    return pos > size ? ` (zkey ${file} is truncated: its sections run past its ${size} bytes)` : "";
+  } catch {
+    return "";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
@@ -110,7 +138,7 @@ export default async function proveTask(task) {
   try {
     result = await snarkjs.groth16.prove(circuit.zkeyPath, wtns); // uses the single-threaded shared curve
   } catch (error) {
-    return fail("prove", "groth16.prove failed", error);
+    return fail("prove", `groth16.prove failed${zkeyLayoutProblem(circuit.zkeyPath)}`, error);
   }
   timings.proveMs = performance.now() - t;
 
