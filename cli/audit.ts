@@ -5,7 +5,6 @@
  */
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { JsonRpcProvider } from "ethers";
 import { compileCircuit, REPO_ROOT } from "../circuits/compile.js";
 import { AUDIT_CHECKS, runAudit, type AuditCheck } from "../audit/audit.js";
 import {
@@ -26,6 +25,7 @@ import {
   type CircuitManifest,
 } from "../audit/manifest.js";
 import { selectPtau } from "../audit/ptau-pin.js";
+import { connect } from "./options.js";
 import { allPassed, formatCheck, short, type CheckResult } from "../audit/report.js";
 import { MINING_CIRCUITS, miningCircuit } from "../miner/circuits.js";
 import { readR1csHeader, requiredPtauPower } from "../prover/setup.js";
@@ -59,20 +59,6 @@ function parseIterations(value: string): number {
 
 function circuitChoice(): Option {
   return new Option("--circuit <name>", "mining circuit").choices(Object.keys(MINING_CIRCUITS));
-}
-
-async function connect(rpc: string, chainId?: number): Promise<JsonRpcProvider> {
-  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: false });
-  try {
-    const network = await provider.getNetwork();
-    if (chainId !== undefined && network.chainId !== BigInt(chainId)) {
-      throw new Error(`chain id mismatch: ${rpc} is chain ${network.chainId}, expected ${chainId}`);
-    }
-    return provider;
-  } catch (error) {
-    provider.destroy();
-    throw new Error(`cannot use the JSON-RPC node at ${rpc}: ${(error as Error).message.split("\n")[0]}`);
-  }
 }
 
 function report(io: AuditIo, results: readonly CheckResult[], json: boolean | undefined): void {

@@ -2,36 +2,10 @@
  * `demle dashboard`: the live web dashboard of a deployment (dashboard/server.ts) on 127.0.0.1. Registered on the
  * `demle` program by `registerDashboardCommand(program)`.
  */
-import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import { startDashboard } from "../dashboard/server.js";
-import type { Deployment } from "../miner/deploy.js";
-
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
-    return n;
-  };
-}
-
-/** Flags win over the `--config` file's values of the same (camelCase) name (as for the other commands). */
-function withConfig<T extends Record<string, unknown>>(command: Command, flags: T): T {
-  const file = (command.optsWithGlobals() as { config?: string }).config;
-  if (!file) return flags;
-  if (!existsSync(file)) throw new Error(`config file ${file} not found`);
-  const config = JSON.parse(readFileSync(file, "utf8")) as unknown;
-  if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new Error(`config file ${file} must hold a JSON object`);
-  }
-  const merged: Record<string, unknown> = { ...(config as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(flags)) {
-    if (command.getOptionValueSource(key) === "cli" || merged[key] === undefined) merged[key] = value;
-  }
-  return merged as T;
-}
+import { integer, readDeployment, withConfig } from "./options.js";
 
 type DashboardFlags = {
   rpc: string;
@@ -69,7 +43,7 @@ export function registerDashboardCommand(
       let contract = options.contract;
       let fromBlock = options.fromBlock;
       if (options.deployment) {
-        const deployment = JSON.parse(readFileSync(options.deployment, "utf8")) as Deployment;
+        const deployment = readDeployment(options.deployment);
         contract ??= deployment.mining;
         fromBlock ??= deployment.deployBlock;
       }

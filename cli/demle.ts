@@ -2,7 +2,7 @@
  * `demle`: run a local node, deploy, mine, inspect, and the end-to-end demo. Every error is one line on stderr and a
  * nonzero exit. Options come from flags, then from a JSON config file (`--config`), then from defaults.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -10,106 +10,23 @@ import { Contract, formatEther, formatUnits, JsonRpcProvider, NonceManager } fro
 import { ProverPool } from "../prover/pool.js";
 import { loadArtifact } from "../miner/artifacts.js";
 import { miningCircuit, prepareCircuit } from "../miner/circuits.js";
-import { deployDemle, miningParams, type Deployment } from "../miner/deploy.js";
+import { deployDemle, miningParams } from "../miner/deploy.js";
 import { runDemo } from "../miner/demo.js";
 import { setIntervalMining, withHardhat } from "../miner/hardhat.js";
 import { createKeystore, loadWallet } from "../miner/keys.js";
 import { Miner, type MinerStats } from "../miner/miner.js";
 import type { GemmExecutionProvider } from "../miner/gemm.js";
 import { registerAuditCommands } from "./audit.js";
+import { connect, integer, readDeployment, withConfig } from "./options.js";
 import { registerDashboardCommand } from "./dashboard.js";
 import { MinerMetrics } from "../miner/metrics.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
-    return n;
-  };
-}
-
 function parseShape(value: string): { rowBlocksLog2: number; colBlocksLog2: number } {
   const match = /^(\d+),(\d+)$/.exec(value);
   if (!match) throw new InvalidArgumentError('expected "dr,dc", e.g. 3,3 for 2^3 × 2^3 tiles');
   return { rowBlocksLog2: Number(match[1]), colBlocksLog2: Number(match[2]) };
-}
-
-/** A config file's value for `option`, checked (and parsed) as the flag's argument would be. */
-function configValue(file: string, key: string, option: Option, value: unknown): unknown {
-  const bad = (expected: string) =>
-    new Error(`config file ${file}: "${key}" must be ${expected}, got ${JSON.stringify(value)}`);
-  if (option.isBoolean()) {
-    if (typeof value !== "boolean") throw bad("true or false");
-    return value;
-  }
-  if (option.argChoices) {
-    if (typeof value !== "string" || !option.argChoices.includes(value))
-      throw bad(`one of ${option.argChoices.join(", ")}`);
-    return value;
-  }
-  if (option.parseArg) {
-    if (typeof value !== "string" && typeof value !== "number") throw bad("a string or a number");
-    try {
-      return option.parseArg(String(value), undefined);
-    } catch (error) {
-      throw bad((error as Error).message.replace(/^expected /, ""));
-    }
-  }
-  if (typeof value !== "string") throw bad("a string");
-  return value;
-}
-
-/** Flags win over the config file's values of the same (camelCase) name. */
-function withConfig<T extends Record<string, unknown>>(command: Command, flags: T): T {
-  const file = (command.optsWithGlobals() as { config?: string }).config;
-  if (!file) return flags;
-  if (!existsSync(file)) throw new Error(`config file ${file} not found`);
-  let config: unknown;
-  try {
-    config = JSON.parse(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new Error(`config file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new Error(`config file ${file} must hold a JSON object`);
-  }
-  const merged: Record<string, unknown> = { ...(config as Record<string, unknown>) };
-  for (const option of command.options) {
-    const key = option.attributeName();
-    if (merged[key] !== undefined) merged[key] = configValue(file, key, option, merged[key]);
-  }
-  for (const [key, value] of Object.entries(flags)) {
-    if (command.getOptionValueSource(key) === "cli" || merged[key] === undefined) merged[key] = value;
-  }
-  return merged as T;
-}
-
-function readDeployment(file: string): Deployment {
-  if (!existsSync(file)) throw new Error(`deployment file ${file} not found`);
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Deployment;
-  } catch (error) {
-    throw new Error(`deployment file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-async function connect(rpc: string, expectedChainId?: number): Promise<JsonRpcProvider> {
-  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: false });
-  let chainId: bigint;
-  try {
-    chainId = (await provider.getNetwork()).chainId;
-  } catch (error) {
-    provider.destroy();
-    throw new Error(`cannot reach the JSON-RPC node at ${rpc}: ${(error as Error).message.split("\n")[0]}`);
-  }
-  if (expectedChainId !== undefined && chainId !== BigInt(expectedChainId)) {
-    provider.destroy();
-    throw new Error(`chain id mismatch: ${rpc} is chain ${chainId}, the config expects ${expectedChainId}`);
-  }
-  return provider;
 }
 
 function formatStatus(stats: MinerStats): string {
