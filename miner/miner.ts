@@ -104,8 +104,10 @@ export interface MinerOptions {
    * `executionProvider`. Another backend (or, in tests, a deliberately wrong one) can be plugged in here.
    */
   readonly computeOutputs?: (a: Uint8Array, b: Uint8Array) => Promise<Uint32Array>;
-  /** Blocks to wait between polls of the chain (ms, default 500). */
+  /** Milliseconds between polls of the chain (default 500). */
   readonly pollMs?: number;
+  /** How long to wait for a sent transaction's receipt before asking the chain and resending (default 60 s). */
+  readonly receiptTimeoutMs?: number;
   readonly onEvent?: (event: MinerEvent) => void;
 }
 
@@ -122,14 +124,24 @@ interface MiningContract {
   params(): Promise<{ challengeDelay: bigint; proofWindow: bigint; proofsPerCommitment: bigint; epochLength: bigint }>;
   token(): Promise<string>;
   openEpoch(): Promise<TxResponse>;
-  commit(
-    epoch: number,
-    nonce: number,
-    root: bigint,
-    dr: number,
-    dc: number,
-    overrides: { value: bigint },
-  ): Promise<TxResponse>;
+  commit: {
+    (
+      epoch: number,
+      nonce: number,
+      root: bigint,
+      dr: number,
+      dc: number,
+      overrides: { value: bigint; gasLimit?: bigint },
+    ): Promise<TxResponse>;
+    estimateGas(
+      epoch: number,
+      nonce: number,
+      root: bigint,
+      dr: number,
+      dc: number,
+      overrides: { value: bigint },
+    ): Promise<bigint>;
+  };
   prove(id: bigint, proofs: string[][]): Promise<TxResponse>;
   filters: { Committed(id?: null, miner?: string, epoch?: number): unknown };
   queryFilter(filter: unknown, from?: number): Promise<{ args: Record<string, unknown> & unknown[] }[]>;
@@ -137,7 +149,7 @@ interface MiningContract {
 }
 interface TxResponse {
   hash: string;
-  wait(): Promise<TransactionReceipt | null>;
+  wait(confirms?: number, timeout?: number): Promise<TransactionReceipt | null>;
 }
 
 export class Miner {
@@ -419,7 +431,13 @@ export class Miner {
     try {
       receipt = await this.send(
         "commit",
-        () => this.contract.commit(job.epoch, job.nonce, BigInt(job.outputRoot), dr, dc, { value: BigInt(job.bond) }),
+        async () => {
+          const args = [job.epoch, job.nonce, BigInt(job.outputRoot), dr, dc] as const;
+          const estimate = await this.contract.commit.estimateGas(...args, { value: BigInt(job.bond) });
+          // commit() also opens the current epoch; when an epoch starts between estimate and inclusion that costs
+          // ≈ 25k more than estimated.
+          return this.contract.commit(...args, { value: BigInt(job.bond), gasLimit: estimate + 60_000n });
+        },
         (hash) => this.update(job, { stage: "commit-sent", commitTx: hash }),
       );
     } catch (error) {
@@ -522,7 +540,7 @@ export class Miner {
     });
   }
 
-  private async submitProofs(job: Job): Promise<void> {
+  private async submitProofs(job: Job, resends = 0): Promise<void> {
     const id = BigInt(job.id!);
     const record = await this.rpc("commitments", () => this.contract.commitments(id));
     if (record.status === STATUS.Proven) {
@@ -546,8 +564,11 @@ export class Miner {
       // A prove whose response was lost may still have landed (a resend then fails with AlreadySettled).
       await this.waitForPendingTransactions();
       const after = await this.rpc("commitments", () => this.contract.commitments(id));
-      if (after.status !== STATUS.Proven) throw error;
-      return this.settle(job, await this.rewardOf(id));
+      if (after.status === STATUS.Proven) return this.settle(job, await this.rewardOf(id));
+      if (isError((error as Error).cause, "CALL_EXCEPTION") || resends >= 5) throw error;
+      this.log(`prove of #${job.id} was not accepted (${String(error).slice(0, 120)}); resending`);
+      await sleep(this.options.pollMs ?? 500);
+      return this.submitProofs(job, resends + 1);
     }
     job.timings.submitMs = Math.round(performance.now() - started);
     const minted = receipt.logs
@@ -594,7 +615,16 @@ export class Miner {
       throw new Error(`${what} ${reverted ? "reverted" : "failed"}: ${this.describeRevert(error)}`, { cause: error });
     }
     onSent?.(tx.hash);
-    const receipt = await this.rpc(`${what} receipt`, () => tx.wait());
+    const timeout = this.options.receiptTimeoutMs ?? 60_000;
+    const noReceipt = new Error(`${what} transaction ${tx.hash} was not mined within ${timeout} ms`);
+    // Transport errors while waiting are retried; the wait running out is not (the caller asks the chain).
+    const receipt = await this.rpc(`${what} receipt`, () =>
+      tx.wait(1, timeout).catch((error: unknown) => {
+        if (!isError(error, "TIMEOUT")) throw error;
+        if (this.options.signer instanceof NonceManager) this.options.signer.reset();
+        throw noReceipt;
+      }),
+    );
     if (!receipt || receipt.status !== 1) throw new Error(`${what} transaction ${tx.hash} failed`);
     return receipt;
   }
