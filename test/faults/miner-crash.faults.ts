@@ -5,8 +5,7 @@
 // parse after every kill. Figures go to build/faults/miner-crash.json.
 //
 // FAULTS_KILLS (default 20) sets the number of kill/restart runs; FAULTS_KILL_WINDOW_S (default 8) the span of the
-// uniformly random kill time of the "random time" runs. FAULTS_ALLOW_KNOWN_BUGS=1 restarts (at most twice more) a
-// miner process that exits with an error instead of failing the run; the errors are recorded.
+// uniformly random kill time of the "random time" runs. A miner process that exits with an error fails the run.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -25,7 +24,6 @@ const KILLS = Number(process.env.FAULTS_KILLS ?? 20);
 const KILL_WINDOW_MS = Number(process.env.FAULTS_KILL_WINDOW_S ?? 8) * 1000;
 const BLOCK_MS = 250;
 /** Restart a miner process that exits with an error (a known miner bug) instead of failing the run. */
-const ALLOW_KNOWN_BUGS = process.env.FAULTS_ALLOW_KNOWN_BUGS === "1";
 const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const STATUS_PROVEN = 2n;
 
@@ -46,7 +44,7 @@ interface RunRecord {
   statePolls: number;
   statePollParseFailures: number;
   restartMs: number;
-  /** Errors a miner process exited with (only tolerated with FAULTS_ALLOW_KNOWN_BUGS=1, then it is restarted). */
+  /** Errors a miner process exited with (each one fails the run). */
   minerErrors: string[];
   /** Temporary files of interrupted atomic writes left in the state directory. */
   leftoverTmpFiles: number;
@@ -260,7 +258,7 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         const code = await first.exit;
         if (record.exitedBeforeKill && code !== 0) {
           record.minerErrors.push(first.lines.slice(-2).join(" | ").slice(0, 400));
-          if (!ALLOW_KNOWN_BUGS) throw new Error(`miner failed before the kill: ${first.lines.slice(-2).join(" | ")}`);
+          throw new Error(`miner failed before the kill: ${first.lines.slice(-2).join(" | ")}`);
         }
         record.lastLogAtKill = first.lines.at(-1) ?? null;
         const afterKill = readState(statePath);
@@ -269,28 +267,25 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         expect(afterKill.parseError).toBeUndefined();
 
         const restarted = performance.now();
-        let second = startMiner(wallet.privateKey, stateDir);
-        for (let again = 0; ; again++) {
-          let secondExited = false;
-          void second.exit.then(() => (secondExited = true));
-          // Keep checking the state file while the restarted miner works.
-          while (!secondExited) {
-            const { parseError } = readState(statePath);
-            counters.polls++;
-            if (parseError) counters.failures++;
-            if (performance.now() - restarted > 180_000) {
-              second.child.kill("SIGKILL");
-              throw new Error(`restarted miner did not finish in 180 s; last line: ${second.lines.at(-1)}`);
-            }
-            await sleep(50);
+        const second = startMiner(wallet.privateKey, stateDir);
+        let secondExited = false;
+        void second.exit.then(() => (secondExited = true));
+        // Keep checking the state file while the restarted miner works.
+        while (!secondExited) {
+          const { parseError } = readState(statePath);
+          counters.polls++;
+          if (parseError) counters.failures++;
+          if (performance.now() - restarted > 180_000) {
+            second.child.kill("SIGKILL");
+            throw new Error(`restarted miner did not finish in 180 s; last line: ${second.lines.at(-1)}`);
           }
-          const exitCode = await second.exit;
-          record.restartMs = Math.round(performance.now() - restarted);
-          if (exitCode === 0) break;
+          await sleep(50);
+        }
+        const exitCode = await second.exit;
+        record.restartMs = Math.round(performance.now() - restarted);
+        if (exitCode !== 0) {
           record.minerErrors.push(second.lines.slice(-2).join(" | ").slice(0, 400));
-          if (!ALLOW_KNOWN_BUGS || again >= 2)
-            throw new Error(`restarted miner exited with ${exitCode}: ${second.lines.slice(-2).join(" | ")}`);
-          second = startMiner(wallet.privateKey, stateDir);
+          throw new Error(`restarted miner exited with ${exitCode}: ${second.lines.slice(-2).join(" | ")}`);
         }
         record.leftoverTmpFiles = readdirSync(stateDir).filter((f) => f.endsWith(".tmp")).length;
 
@@ -315,7 +310,7 @@ describe("demle mine killed with SIGKILL and restarted", () => {
           expect(job.id).toBeUndefined();
           expect(job.note).toMatch(/no bond paid/);
         }
-        if (!ALLOW_KNOWN_BUGS) expect(record.lostJobs).toBe(0);
+        expect(record.lostJobs).toBe(0);
         expect(record.commitments).toBeGreaterThanOrEqual(1);
         expect(record.proven).toBe(record.commitments);
         expect(record.settledJobs).toBe(record.commitments);

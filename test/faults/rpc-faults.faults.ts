@@ -4,9 +4,7 @@
 //
 // FAULTS_OUTAGE_MS (default 30000) is the outage between commit and prove; FAULTS_LATENCY_MS (default 1000) the least
 // added latency per request (each request waits L…2L); FAULTS_HANG_MS (default 60000) how long a miner may take after
-// a swallowed transaction before it counts as hung. FAULTS_ALLOW_KNOWN_BUGS=1 turns the checks that fail on the miner's
-// known bugs (see the report in build/faults/rpc-faults.json: a swallowed transaction hangs the miner; an outage longer
-// than its RPC retries (~15 s) stops it) into warnings.
+// a swallowed transaction before it counts as hung.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { Socket } from "node:net";
@@ -26,7 +24,6 @@ import { ProverPool } from "../../prover/pool.js";
 const OUTAGE_MS = Number(process.env.FAULTS_OUTAGE_MS ?? 30_000);
 const LATENCY_MS = Number(process.env.FAULTS_LATENCY_MS ?? 1000);
 const HANG_MS = Number(process.env.FAULTS_HANG_MS ?? 60_000);
-const ALLOW_KNOWN_BUGS = process.env.FAULTS_ALLOW_KNOWN_BUGS === "1";
 const BLOCK_MS = 250;
 const KEYS = [
   "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -330,9 +327,7 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     await miner.release();
     expect(record.balanceOk).toBe(true);
     expect(record.recoveredAfterRestart ?? true).toBe(true);
-    if (result.outcome !== "proven" && ALLOW_KNOWN_BUGS)
-      console.warn(`KNOWN BUG: the miner did not survive a ${OUTAGE_MS} ms outage by itself: ${result.error}`);
-    else expect(result.outcome, `miner did not survive the outage by itself: ${result.error}`).toBe("proven");
+    expect(result.outcome, `miner did not survive the outage by itself: ${result.error}`).toBe("proven");
   }, 900_000);
 
   it("an outage longer than the proof window: the miner says the window ended and the bond is forfeited", async () => {
@@ -449,9 +444,7 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
         expect(record.restartNote).toMatch(/no bond paid/);
         expect(commitments).toHaveLength(0);
       }
-      if (result.outcome === "hang" && ALLOW_KNOWN_BUGS)
-        console.warn(`KNOWN BUG: the miner hung for ${HANG_MS} ms after a ${mode} commit transaction`);
-      else expect(result.outcome, "the miner hangs after a dropped transaction").not.toBe("hang");
+      expect(result.outcome, "the miner hangs after a dropped transaction").not.toBe("hang");
     },
     600_000,
   );
