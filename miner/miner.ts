@@ -38,7 +38,7 @@ import { Fp8GemmRunner, type GemmExecutionProvider } from "./gemm.js";
 import { withRetry } from "./retry.js";
 
 /** Contract status codes (IDemleMining.Status). */
-const STATUS = { None: 0n, Committed: 1n, Proven: 2n, Slashed: 3n } as const;
+const STATUS = { Proven: 2n, Slashed: 3n } as const;
 
 export type JobStage = "computed" | "commit-sent" | "committed" | "proofs-ready" | "prove-sent" | "settled" | "lost";
 
