@@ -15,16 +15,26 @@ const BYTES_PER_ELEMENT = 31;
 const ELEMENTS_PER_PERMUTATION = 17;
 const WORDS_PER_PACKED_ELEMENT = 7;
 
+/** The grid part of a tiling, shared by every op: the output tree has one leaf per tile of a 2^dr × 2^dc grid. */
+export interface TileGrid {
+  /** Largest grid the circuit supports: 2^maxRowBlocksLog2 × 2^maxColBlocksLog2 tiles. */
+  readonly maxRowBlocksLog2: number;
+  readonly maxColBlocksLog2: number;
+}
+
+/** A work on a tile grid: its circuit's grid limits and its own shape. */
+export interface GridWork {
+  readonly tiling: TileGrid;
+  readonly shape: WorkShape;
+}
+
 /** Fixed parameters of a tile circuit. */
-export interface GemmTiling {
+export interface GemmTiling extends TileGrid {
   /** Tile rows (TM) and columns (TN). */
   readonly tileRows: number;
   readonly tileCols: number;
   /** Inner dimension K of the GEMM. */
   readonly depth: number;
-  /** Largest grid the circuit supports: 2^maxRowBlocksLog2 × 2^maxColBlocksLog2 tiles. */
-  readonly maxRowBlocksLog2: number;
-  readonly maxColBlocksLog2: number;
 }
 
 /** The tiling of circuits/main/gemm_seed_8x8x64.circom. */
@@ -51,7 +61,7 @@ export interface GemmWork {
   readonly k: number;
 }
 
-export function treeDepth(tiling: GemmTiling): number {
+export function treeDepth(tiling: TileGrid): number {
   return tiling.maxRowBlocksLog2 + tiling.maxColBlocksLog2;
 }
 
@@ -181,7 +191,7 @@ export async function tileLeaf(words: Uint32Array): Promise<bigint> {
 }
 
 /** Leaf index of a tile: colBlock + 2^maxColBlocksLog2 · rowBlock. */
-export function tileIndex(tiling: GemmTiling, rowBlock: number, colBlock: number): number {
+export function tileIndex(tiling: TileGrid, rowBlock: number, colBlock: number): number {
   return colBlock + 2 ** tiling.maxColBlocksLog2 * rowBlock;
 }
 
@@ -235,15 +245,23 @@ export class OutputTree {
   }
 }
 
-/** The output commitment of a whole work: one leaf per tile. */
-export async function commitOutputs(c: Uint32Array, work: GemmWork): Promise<OutputTree> {
+/** The output commitment of any op's work: one leaf per tile, the leaf of tile (r, c) hashing `words(r, c)`. */
+export async function commitTiles(
+  work: GridWork,
+  words: (rowBlock: number, colBlock: number) => Uint32Array,
+): Promise<OutputTree> {
   const leaves = new Map<number, bigint>();
   for (let r = 0; r < 2 ** work.shape.rowBlocksLog2; r++) {
     for (let col = 0; col < 2 ** work.shape.colBlocksLog2; col++) {
-      leaves.set(tileIndex(work.tiling, r, col), await tileLeaf(tileWords(c, work, r, col)));
+      leaves.set(tileIndex(work.tiling, r, col), await tileLeaf(words(r, col)));
     }
   }
   return OutputTree.build(treeDepth(work.tiling), leaves);
+}
+
+/** The output commitment of a whole GEMM work: one leaf per tile. */
+export function commitOutputs(c: Uint32Array, work: GemmWork): Promise<OutputTree> {
+  return commitTiles(work, (r, col) => tileWords(c, work, r, col));
 }
 
 /** Challenge bits below this are uniform to within 2^-29 for a uniform field element's canonical value. */
@@ -257,7 +275,7 @@ const CHALLENGE_BITS_USED = 224;
 export async function challengedTile(
   challenge: bigint,
   u: number,
-  work: GemmWork,
+  work: GridWork,
 ): Promise<{ rowBlock: number; colBlock: number; index: number }> {
   assertFieldElement("challenge", challenge);
   if (!Number.isSafeInteger(u) || u < 0)
