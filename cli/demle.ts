@@ -36,7 +36,7 @@ function formatStatus(stats: MinerStats): string {
       : `${(stats.macsPerSecond / 1e6).toFixed(1)} MMAC/s`;
   return (
     `[${new Date().toISOString().slice(0, 19).replace("T", " ")}] epoch ${stats.epoch} | ${rate} | proofs ${stats.proofsOk} ok / ` +
-    `${stats.proofsFailed} failed | commitments ${stats.commitmentsSettled} proven, ${stats.commitmentsLost} lost | earned ` +
+    `${stats.proofsFailed} failed | commitments ${stats.commitmentsSettled} proven, ${stats.commitmentsLost} lost, ${stats.commitmentsDeferred} deferred | earned ` +
     `${formatUnits(stats.earned, 18)} DEMLE | bond at risk ${formatEther(stats.bondAtRisk)} ETH`
   );
 }

@@ -64,7 +64,7 @@ export class MinerMetrics {
     });
     new Counter({
       name: "demle_miner_commitments_total",
-      help: "Commitments finished in this run, by outcome (proven or lost)",
+      help: "Commitments in this run, by outcome (proven, lost, or deferred: an epoch skipped for lack of prover capacity)",
       labelNames: ["miner", "outcome"],
       registers,
       collect() {
@@ -73,6 +73,7 @@ export class MinerMetrics {
           const s = stats();
           this.inc({ miner, outcome: "proven" }, s.commitmentsSettled);
           this.inc({ miner, outcome: "lost" }, s.commitmentsLost);
+          this.inc({ miner, outcome: "deferred" }, s.commitmentsDeferred);
         }
       },
     });

@@ -79,6 +79,8 @@ export interface MinerStats {
   proofsFailed: number;
   commitmentsSettled: number;
   commitmentsLost: number;
+  /** Epochs skipped because the prover could not have proved another commitment within the proof window. */
+  commitmentsDeferred: number;
   earned: bigint;
   bondAtRisk: bigint;
 }
@@ -160,6 +162,9 @@ export class Miner {
   private contract!: MiningContract;
   private address!: string;
   private params!: { challengeDelay: number; proofWindow: number; proofsPerCommitment: number; epochLength: number };
+  private readonly blockClock = new BlockClock();
+  /** Room held in the prover pool for the proofs of the job in flight, from admission until they are submitted. */
+  private releaseReservation?: () => void;
   readonly stats: MinerStats = {
     epoch: 0,
     macsPerSecond: 0,
@@ -167,6 +172,7 @@ export class Miner {
     proofsFailed: 0,
     commitmentsSettled: 0,
     commitmentsLost: 0,
+    commitmentsDeferred: 0,
     earned: 0n,
     bondAtRisk: 0n,
   };
@@ -272,10 +278,41 @@ export class Miner {
         continue;
       }
       lastEpoch = epoch;
-      const job = await this.computeWork();
-      await this.advance(job, signal);
+      if (!(await this.admit())) continue;
+      try {
+        const job = await this.computeWork();
+        await this.advance(job, signal);
+      } finally {
+        this.releaseReservation?.();
+      }
       finishedThisRun++;
     }
+  }
+
+  /**
+   * Admission control: commit only work the prover can prove in time. The pool's backlog (queued, running and
+   * reserved proofs, including other miners sharing it) plus this commitment's proofs must fit in half the proof
+   * window at the block rate this miner has observed; otherwise it skips this epoch and says so. Without a measured
+   * proof time or block rate yet, it admits (the first commitment calibrates both).
+   */
+  private async admit(): Promise<boolean> {
+    const proofs = this.params.proofsPerCommitment;
+    const provider = this.options.signer.provider!;
+    this.blockClock.observe(await this.rpc("getBlockNumber", () => provider.getBlockNumber()));
+    const backlogMs = this.options.pool.backlogMs(proofs);
+    const msPerBlock = this.blockClock.msPerBlock();
+    const budgetMs = msPerBlock === undefined ? undefined : this.params.proofWindow * msPerBlock * ADMISSION_SHARE;
+    if (backlogMs !== undefined && budgetMs !== undefined && backlogMs > budgetMs) {
+      this.stats.commitmentsDeferred++;
+      this.log(
+        `skipping this epoch: the prover needs ≈ ${(backlogMs / 1000).toFixed(1)} s for its backlog and this ` +
+          `commitment's ${proofs} proofs, more than half the proof window (≈ ${((2 * budgetMs) / 1000).toFixed(1)} s ` +
+          `= ${this.params.proofWindow} blocks × ${Math.round(msPerBlock!)} ms)`,
+      );
+      return false;
+    }
+    this.releaseReservation = this.options.pool.reserve(proofs);
+    return true;
   }
 
   /** Waits until every transaction this key sent has been mined, so on-chain state is final before we read it. */
@@ -487,6 +524,7 @@ export class Miner {
     const provider = this.options.signer.provider!;
     for (;;) {
       const block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
+      this.blockClock.observe(block);
       if (block >= target) return block;
       await sleep(this.options.pollMs ?? 500, undefined, { signal });
     }
@@ -521,6 +559,8 @@ export class Miner {
       });
       tasks.push({ id: `${job.id}/${j}`, circuit: this.options.prover, input });
     }
+    // From here the proofs are in the pool's own queue, which the backlog estimate counts.
+    this.releaseReservation?.();
     for await (const outcome of this.options.pool.proveMany(tasks, signal ? { signal } : {})) {
       if (!outcome.ok) {
         this.stats.proofsFailed++;
@@ -654,5 +694,34 @@ export class Miner {
 
   async release(): Promise<void> {
     await this.runner?.release();
+  }
+}
+
+/** Admitted work must fit in this share of the proof window (the rest absorbs estimate error and slow blocks). */
+const ADMISSION_SHARE = 0.5;
+/** Block observations older than this are dropped, so the rate follows changes of the chain's pace. */
+const BLOCK_CLOCK_SPAN_MS = 120_000;
+
+/**
+ * Wall-clock milliseconds per block, from the block numbers this process has seen (block timestamps have a 1 s
+ * resolution, too coarse for fast local chains).
+ */
+class BlockClock {
+  private readonly samples: { block: number; ms: number }[] = [];
+
+  observe(block: number): void {
+    const now = performance.now();
+    const last = this.samples.at(-1);
+    if (last && block <= last.block) return;
+    this.samples.push({ block, ms: now });
+    while (this.samples.length > 2 && now - this.samples[0]!.ms > BLOCK_CLOCK_SPAN_MS) this.samples.shift();
+  }
+
+  /** Undefined until at least 3 blocks have been seen to pass. */
+  msPerBlock(): number | undefined {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last || last.block - first.block < 3) return undefined;
+    return (last.ms - first.ms) / (last.block - first.block);
   }
 }

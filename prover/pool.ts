@@ -47,6 +47,9 @@ const WORKER_FILE = fileURLToPath(new URL("./worker.js", import.meta.url));
  */
 const WEB_WORKER_SHIM = { mod: "data:text/javascript,", name: "demle-prover", type: "module" };
 
+/** How many recent task times backlogMs takes its median over. */
+const RECENT_TASKS = 16;
+
 export interface ProverPoolOptions {
   /** Worker threads (default os.availableParallelism()). */
   readonly workers?: number;
@@ -123,6 +126,9 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
   readonly #active = new Set<Running>();
   #closed = false;
   #counts = { queued: 0, running: 0, done: 0, failed: 0 };
+  #reserved = 0;
+  /** Worker times of the last successful tasks (for backlogMs). */
+  readonly #recentTaskMs: number[] = [];
 
   constructor(options: ProverPoolOptions = {}) {
     super();
@@ -153,6 +159,33 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
 
   get progress(): PoolProgress {
     return { ...this.#counts };
+  }
+
+  /**
+   * Holds room for `tasks` proofs that a caller has promised to make later (a miner that commits work owes its proofs
+   * a few blocks later); `backlogMs` counts them. Returns the release function (idempotent).
+   */
+  reserve(tasks: number): () => void {
+    if (!Number.isInteger(tasks) || tasks < 0) throw new RangeError(`tasks must be an integer >= 0, got ${tasks}`);
+    this.#reserved += tasks;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#reserved -= tasks;
+    };
+  }
+
+  /**
+   * Estimated ms until the pool has finished everything queued, running and reserved plus `extraTasks` more: tasks ÷
+   * workers × the median worker time of the last successful tasks. Undefined before any task has succeeded.
+   */
+  backlogMs(extraTasks = 0): number | undefined {
+    if (this.#recentTaskMs.length === 0) return undefined;
+    const sorted = [...this.#recentTaskMs].sort((x, y) => x - y);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    const tasks = this.#counts.queued + this.#counts.running + this.#reserved + extraTasks;
+    return Math.ceil(tasks / this.workers) * median;
   }
 
   /** Proves one task; resolves with the verified proof, rejects with a ProveError naming the stage that failed. */
@@ -359,6 +392,8 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
     }
     if (outcome.ok) {
       this.#counts.done++;
+      this.#recentTaskMs.push(outcome.timings.workerMs);
+      if (this.#recentTaskMs.length > RECENT_TASKS) this.#recentTaskMs.shift();
       this.#event({ type: "done", id: outcome.id, outcome });
     } else {
       this.#counts.failed++;

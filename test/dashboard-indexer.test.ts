@@ -273,6 +273,7 @@ describe("dashboard indexer", () => {
       proofsOk: 4,
       proofsFailed: 1,
       commitmentsSettled: 2,
+      commitmentsDeferred: 3,
       commitmentsLost: 1,
       earned: 8192n * 10n ** 14n,
       bondAtRisk: parseEther("0.0064"),
@@ -290,6 +291,7 @@ describe("dashboard indexer", () => {
       expect(text).toContain('demle_miner_proofs_total{miner="0xMiner",result="ok"} 4');
       expect(text).toContain('demle_miner_proofs_total{miner="0xMiner",result="failed"} 1');
       expect(text).toContain('demle_miner_commitments_total{miner="0xMiner",outcome="lost"} 1');
+      expect(text).toContain('demle_miner_commitments_total{miner="0xMiner",outcome="deferred"} 3');
       expect(text).toContain('demle_miner_earned_tokens{miner="0xMiner"} 0.8192');
       expect(text).toContain('demle_miner_bond_at_risk_eth{miner="0xMiner"} 0.0064');
       expect(text).toContain('demle_miner_proof_seconds_count{miner="0xMiner"} 1');

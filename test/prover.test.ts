@@ -246,6 +246,24 @@ describe("prover pool", () => {
     expect(pool.progress).toMatchObject({ queued: 0, running: 0 });
   });
 
+  it("estimates its backlog from reservations and measured task times (admission control)", async () => {
+    const fresh = new ProverPool({ workers: 2 });
+    try {
+      expect(fresh.backlogMs(4)).toBeUndefined();
+      const done = await fresh.prove(task("measured", 3, 5));
+      const perTask = done.timings.workerMs;
+      expect(fresh.backlogMs(4)).toBe(2 * perTask);
+      const release = fresh.reserve(3);
+      expect(fresh.backlogMs(4)).toBe(4 * perTask);
+      release();
+      release();
+      expect(fresh.backlogMs(1)).toBe(perTask);
+      expect(() => fresh.reserve(-1)).toThrow(RangeError);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("closes cleanly and fails tasks submitted afterwards", async () => {
     const small = new ProverPool({ workers: 1 });
     expect((await small.prove(task("before-close", 3, 5))).ok).toBe(true);
