@@ -1,8 +1,5 @@
 pragma circom 2.2.0;
 
-include "./lib/fp8.circom";
-include "./lib/gemm.circom";
-include "./lib/seed_stream.circom";
 include "./lib/challenge.circom";
 include "./lib/tile_commitment.circom";
 include "./lib/conv.circom";
@@ -49,8 +46,6 @@ template Fp8ConvSeedProof(NT, CIN, G, KH, KW, S, P, D, H, W, WO, LOG_HO, TN, MAX
     assert(WO >= 1 && convOutputSize(W, KW, S, P, D) == WO);
     assert(LOG_HO >= 0 && LOG_HO <= MAX_DR && LOG_G <= MAX_DC);
     assert(TN >= 1 && WO * TN <= 112);
-    var CG = CIN \ G;
-    var K = CG * KH * KW;
     var DEPTH = MAX_DR + MAX_DC;
     signal input outputRoot;
     signal input seed;
@@ -92,88 +87,21 @@ template Fp8ConvSeedProof(NT, CIN, G, KH, KW, S, P, D, H, W, WO, LOG_HO, TN, MAX
     }
 
     component columnGroup[NT];
-    component row[NT];
-    component xStream[NT][KH];
-    component xDecode[NT][KH][CG][W];
-    signal xValue[NT][KH][CG][W];
-    signal xMagnitude[NT][KH][CG][W];
-    component wStream[NT];
-    component wDecode[NT][K][TN];
-    component check[NT];
+    component tile[NT];
     for (var u = 0; u < NT; u++) {
-        row[u] = ConvOutputRow(KH, S, P, D, H, LOG_HO, G, MAX_DR);
-        row[u].rowBlock <== tiles.rowBlock[u];
+        tile[u] = Fp8ConvSeedTile(CIN, G, KH, KW, S, P, D, H, W, WO, LOG_HO, TN, MAX_DR);
+        tile[u].seed <== seed;
+        tile[u].rowBlock <== tiles.rowBlock[u];
+        tile[u].colBlock <== tiles.colBlock[u];
         if (LOG_G > 0) {
             columnGroup[u] = ConvColumnGroup(LOG_G, MAX_DC);
             columnGroup[u].colBlock <== tiles.colBlock[u];
             columnGroup[u].colMask <== grid.colMask;
-            row[u].group <== columnGroup[u].group;
+            tile[u].group <== columnGroup[u].group;
         } else {
-            row[u].group <== 0;
+            tile[u].group <== 0;
         }
-
-        // The KH input rows the tile reads, zeroed where they are padding.
-        for (var dh = 0; dh < KH; dh++) {
-            var alwaysValid = convFirstValidRow(dh, S, P, D) == 0 && convLastValidRow(dh, S, P, D, H, 1 << LOG_HO) == (1 << LOG_HO) - 1;
-            if (alwaysValid) {
-                _ <== row[u].valid[dh];
-            }
-            xStream[u][dh] = SeedStreamBits(CG * W, 3);
-            xStream[u][dh].seed <== seed;
-            xStream[u][dh].block <== row[u].block[dh];
-            for (var ci = 0; ci < CG; ci++) {
-                for (var w = 0; w < W; w++) {
-                    xDecode[u][dh][ci][w] = Fp8E4M3FromBits(1);
-                    xDecode[u][dh][ci][w].bits <== xStream[u][dh].bits[ci * W + w];
-                    if (alwaysValid) {
-                        xValue[u][dh][ci][w] <== xDecode[u][dh][ci][w].value;
-                        xMagnitude[u][dh][ci][w] <== xDecode[u][dh][ci][w].magnitude;
-                    } else {
-                        xValue[u][dh][ci][w] <== xDecode[u][dh][ci][w].value * row[u].valid[dh];
-                        xMagnitude[u][dh][ci][w] <== xDecode[u][dh][ci][w].magnitude * row[u].valid[dh];
-                    }
-                }
-            }
-        }
-
-        check[u] = Fp8GemmContractCheck(WO, TN, K);
-        // im2col: A[ow][k] = X[ci][h(dh)][ow·S − P + dw·D], k = (ci·KH + dh)·KW + dw; horizontal padding is 0.
-        for (var ow = 0; ow < WO; ow++) {
-            for (var ci = 0; ci < CG; ci++) {
-                for (var dh = 0; dh < KH; dh++) {
-                    for (var dw = 0; dw < KW; dw++) {
-                        var k = (ci * KH + dh) * KW + dw;
-                        var w = ow * S - P + dw * D;
-                        if (w >= 0 && w < W) {
-                            check[u].aValue[ow][k] <== xValue[u][dh][ci][w];
-                            check[u].aMagnitude[ow][k] <== xMagnitude[u][dh][ci][w];
-                        } else {
-                            check[u].aValue[ow][k] <== 0;
-                            check[u].aMagnitude[ow][k] <== 0;
-                        }
-                    }
-                }
-            }
-        }
-        wStream[u] = SeedStreamBits(K * TN, 4);
-        wStream[u].seed <== seed;
-        wStream[u].block <== tiles.colBlock[u];
-        for (var k = 0; k < K; k++) {
-            for (var j = 0; j < TN; j++) {
-                wDecode[u][k][j] = Fp8E4M3FromBits(1);
-                wDecode[u][k][j].bits <== wStream[u].bits[k * TN + j];
-                check[u].bValue[k][j] <== wDecode[u][k][j].value;
-                check[u].bMagnitude[k][j] <== wDecode[u][k][j].magnitude;
-            }
-        }
-        // The contract check range-checks every word to 32 bits, as ChallengedTiles requires for packing.
-        check[u].cWord <== y[u];
-        for (var ow = 0; ow < WO; ow++) {
-            for (var j = 0; j < TN; j++) {
-                for (var bit = 0; bit < 32; bit++) {
-                    _ <== check[u].cBits[ow][j][bit];
-                }
-            }
-        }
+        // The tile check range-checks every word to 32 bits, as ChallengedTiles requires for packing.
+        tile[u].y <== y[u];
     }
 }

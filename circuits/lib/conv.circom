@@ -1,6 +1,9 @@
 pragma circom 2.2.0;
 
 include "circomlib/circuits/bitify.circom";
+include "./fp8.circom";
+include "./gemm.circom";
+include "./seed_stream.circom";
 
 // Geometry of seed-mode FP8 conv2d work (docs/ops/conv.md, common/ops/conv.ts). Output row oh of a convolution with
 // stride S, padding P and dilation D reads, through kernel row dh, input row h = oh·S − P + dh·D; rows outside
@@ -130,4 +133,107 @@ template ConvColumnGroup(LOG_G, MAX_DC) {
         }
     }
     group <== sum;
+}
+
+/// @title Fp8ConvSeedTile
+/// @notice The numerics side of one seed-mode conv2d tile: output row oh = rowBlock mod 2^LOG_HO of image
+///         n = ⌊rowBlock / 2^LOG_HO⌋, output channels colBlock·TN … colBlock·TN + TN − 1 of channel group `group`.
+///         Generates the tile's KH input rows (channels of `group`, stream(seed, 3, (n·H + h)·G + group), layout
+///         [ci][w], zeroed where h is padding) and its weight block (stream(seed, 4, colBlock), im2col K×TN row-major,
+///         k = (ci·KH + dh)·KW + dw), decodes them (NaN codes → ±0), wires the im2col patch matrix A[ow][k] =
+///         X[ci][h(dh)][ow·S − P + dw·D] (horizontal padding: constant 0) and checks every word of y against the GEMM
+///         numerics contract with Fp8GemmContractCheck(WO, TN, K).
+/// @param CIN input channels; G groups (power of two dividing CIN); KH, KW kernel; S, P, D stride, padding, dilation
+/// @param H, W input size; WO output width (asserted = the ONNX one); LOG_HO log2 of the output height (asserted)
+/// @param TN output channels per tile; MAX_DR row-block bits of the grid
+/// @input seed the work seed
+/// @input rowBlock the tile's row block. Caller must enforce it is the challenged one (< 2^MAX_DR is enforced here).
+/// @input colBlock the tile's column block. Caller must enforce it is the challenged one.
+/// @input group the channel group of colBlock's output channels, < G. Caller must enforce it (ConvColumnGroup).
+/// @input y[WO][TN] the tile's committed float32 words, pixel-major; each is range-checked here to 32 bits
+template Fp8ConvSeedTile(CIN, G, KH, KW, S, P, D, H, W, WO, LOG_HO, TN, MAX_DR) {
+    assert(CIN >= 1 && G >= 1 && CIN % G == 0);
+    assert(KH >= 1 && KW >= 1 && S >= 1 && P >= 0 && D >= 1 && H >= 1 && W >= 1);
+    assert(WO >= 1 && convOutputSize(W, KW, S, P, D) == WO);
+    assert(TN >= 1 && WO * TN <= 112);
+    var CG = CIN \ G;
+    var K = CG * KH * KW;
+    var HO = 1 << LOG_HO;
+    signal input seed;
+    signal input rowBlock;
+    signal input colBlock;
+    signal input group;
+    signal input y[WO][TN];
+
+    component row = ConvOutputRow(KH, S, P, D, H, LOG_HO, G, MAX_DR);
+    row.rowBlock <== rowBlock;
+    row.group <== group;
+
+    // The KH input rows the tile reads, zeroed where they are padding.
+    component xStream[KH];
+    component xDecode[KH][CG][W];
+    signal xValue[KH][CG][W];
+    signal xMagnitude[KH][CG][W];
+    for (var dh = 0; dh < KH; dh++) {
+        var alwaysValid = convFirstValidRow(dh, S, P, D) == 0 && convLastValidRow(dh, S, P, D, H, HO) == HO - 1;
+        if (alwaysValid) {
+            _ <== row.valid[dh];
+        }
+        xStream[dh] = SeedStreamBits(CG * W, 3);
+        xStream[dh].seed <== seed;
+        xStream[dh].block <== row.block[dh];
+        for (var ci = 0; ci < CG; ci++) {
+            for (var w = 0; w < W; w++) {
+                xDecode[dh][ci][w] = Fp8E4M3FromBits(1);
+                xDecode[dh][ci][w].bits <== xStream[dh].bits[ci * W + w];
+                if (alwaysValid) {
+                    xValue[dh][ci][w] <== xDecode[dh][ci][w].value;
+                    xMagnitude[dh][ci][w] <== xDecode[dh][ci][w].magnitude;
+                } else {
+                    xValue[dh][ci][w] <== xDecode[dh][ci][w].value * row.valid[dh];
+                    xMagnitude[dh][ci][w] <== xDecode[dh][ci][w].magnitude * row.valid[dh];
+                }
+            }
+        }
+    }
+
+    component check = Fp8GemmContractCheck(WO, TN, K);
+    // im2col: A[ow][k] = X[ci][h(dh)][ow·S − P + dw·D], k = (ci·KH + dh)·KW + dw; horizontal padding is 0.
+    for (var ow = 0; ow < WO; ow++) {
+        for (var ci = 0; ci < CG; ci++) {
+            for (var dh = 0; dh < KH; dh++) {
+                for (var dw = 0; dw < KW; dw++) {
+                    var k = (ci * KH + dh) * KW + dw;
+                    var w = ow * S - P + dw * D;
+                    if (w >= 0 && w < W) {
+                        check.aValue[ow][k] <== xValue[dh][ci][w];
+                        check.aMagnitude[ow][k] <== xMagnitude[dh][ci][w];
+                    } else {
+                        check.aValue[ow][k] <== 0;
+                        check.aMagnitude[ow][k] <== 0;
+                    }
+                }
+            }
+        }
+    }
+    component wStream = SeedStreamBits(K * TN, 4);
+    wStream.seed <== seed;
+    wStream.block <== colBlock;
+    component wDecode[K][TN];
+    for (var k = 0; k < K; k++) {
+        for (var j = 0; j < TN; j++) {
+            wDecode[k][j] = Fp8E4M3FromBits(1);
+            wDecode[k][j].bits <== wStream.bits[k * TN + j];
+            check.bValue[k][j] <== wDecode[k][j].value;
+            check.bMagnitude[k][j] <== wDecode[k][j].magnitude;
+        }
+    }
+    check.cWord <== y;
+    for (var ow = 0; ow < WO; ow++) {
+        for (var j = 0; j < TN; j++) {
+            for (var bit = 0; bit < 32; bit++) {
+                _ <== check.cBits[ow][j][bit];
+            }
+        }
+    }
 }
