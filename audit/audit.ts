@@ -12,8 +12,9 @@
  *   vkey          the verification key exported from the zkey has the pinned sha256
  *   verifier      the Solidity verifier regenerated from the zkey has the pinned source sha256, and compiles (solc-js,
  *                 the pinned settings) to the pinned runtime keccak256
- *   chain-params  (with a deployment) the mining contract exists and its tiling is the circuit's
- *   chain-code    keccak256 of the code at `mining.verifier()` equals the pinned runtime hash (compared without
+ *   chain-params  (with a deployment) the mining contract exists and some layer has the circuit's grid
+ *                 (macsPerTile, tilesPerProof, maxRowBlocksLog2, maxColBlocksLog2); the checks below run per such layer
+ *   chain-code    keccak256 of the code at `mining.layer(i).verifier` equals the pinned runtime hash (compared without
  *                 solc's metadata trailer, which only hashes file names and settings; the line says if it matches too)
  *   chain-vk      every verification-key constant of the zkey (alpha, beta, gamma, delta, IC) is a PUSH operand of
  *                 that code: independent of the compiler, and names the constants that differ
@@ -90,35 +91,41 @@ function fmt(n: number): string {
   return n.toLocaleString("en-US");
 }
 
-function tilingOf(circuit: MiningCircuit): Record<string, number> {
-  return { ...circuit.tiling, tilesPerProof: circuit.tilesPerProof };
+/** What a deployment's DemleMining.Layer repeats of its circuit. */
+function gridOf(circuit: MiningCircuit): Record<string, number> {
+  return {
+    macsPerTile: circuit.macsPerTile,
+    tilesPerProof: circuit.tilesPerProof,
+    maxRowBlocksLog2: circuit.tiling.maxRowBlocksLog2,
+    maxColBlocksLog2: circuit.tiling.maxColBlocksLog2,
+  };
 }
 
-interface DeployedContracts {
-  readonly miningCode: string;
+interface DeployedLayer {
+  readonly index: number;
   readonly verifier: string;
   readonly verifierCode: string;
-  readonly tiling: Record<string, number>;
+  readonly grid: Record<string, number>;
 }
 
-async function readDeployment(chain: ChainTarget): Promise<DeployedContracts> {
-  const miningCode = await chain.provider.getCode(chain.contract);
-  if (miningCode === "0x") throw new Error(`no contract at ${chain.contract}`);
+async function readDeployment(chain: ChainTarget): Promise<DeployedLayer[]> {
+  if ((await chain.provider.getCode(chain.contract)) === "0x") throw new Error(`no contract at ${chain.contract}`);
   const { abi } = await loadArtifact("DemleMining.sol", "DemleMining");
   const mining = new Contract(chain.contract, abi, chain.provider);
-  const verifier = (await mining.getFunction("verifier")()) as string;
-  const params = (await mining.getFunction("params")()) as Record<string, bigint>;
-  const tiling = Object.fromEntries(
-    Object.keys(tilingOf(MINING_CIRCUITS.demo)).map((key) => [key, Number(params[key])]),
-  );
-  return { miningCode, verifier, verifierCode: await chain.provider.getCode(verifier), tiling };
+  const count = Number((await mining.getFunction("layerCount")()) as bigint);
+  const layers: DeployedLayer[] = [];
+  for (let index = 0; index < count; index++) {
+    const layer = (await mining.getFunction("layer")(index)) as Record<string, bigint | string>;
+    const verifier = String(layer.verifier);
+    const grid = Object.fromEntries(Object.keys(gridOf(MINING_CIRCUITS.demo)).map((key) => [key, Number(layer[key])]));
+    layers.push({ index, verifier, verifierCode: await chain.provider.getCode(verifier), grid });
+  }
+  return layers;
 }
 
-/** The mining circuit whose tiling a deployment's params repeat. */
-export function circuitForTiling(tiling: Record<string, number>): MiningCircuit | undefined {
-  return Object.values(MINING_CIRCUITS).find(
-    (c: MiningCircuit) => JSON.stringify(tilingOf(c)) === JSON.stringify(tiling),
-  );
+/** The mining circuit whose grid a deployed layer repeats. */
+export function circuitForGrid(grid: Record<string, number>): MiningCircuit | undefined {
+  return Object.values(MINING_CIRCUITS).find((c: MiningCircuit) => JSON.stringify(gridOf(c)) === JSON.stringify(grid));
 }
 
 /** Runs the checks of one circuit; see the module comment. */
@@ -349,62 +356,66 @@ export async function auditCircuit(target: AuditTarget, options: AuditOptions = 
 
   if (options.chain && (want("chain-params") || want("chain-code") || want("chain-vk"))) {
     const chain = options.chain;
-    const deployed = await chainParams(manifest, chain, want("chain-params") ? add : undefined);
-    if (!deployed) {
+    const layers = await chainParams(manifest, chain, want("chain-params") ? add : undefined);
+    if (!layers) {
       for (const check of (["chain-code", "chain-vk"] as const).filter(want)) {
-        add(check, false, "no deployment to check (see the chain-params line)");
+        add(check, false, "no deployed layer to check (see the chain-params line)");
       }
       return results;
     }
-    if (deployed.verifierCode === "0x") {
-      for (const check of (["chain-code", "chain-vk"] as const).filter(want)) {
-        add(check, false, `no code at the mining contract's verifier ${deployed.verifier}`);
+    for (const deployed of layers) {
+      const where = `layer ${deployed.index}'s verifier ${deployed.verifier}`;
+      if (deployed.verifierCode === "0x") {
+        for (const check of (["chain-code", "chain-vk"] as const).filter(want)) {
+          add(check, false, `no code at ${where}`);
+        }
+        continue;
       }
-      return results;
-    }
-    if (want("chain-code") && !phase2) add("chain-code", false, "the manifest pins no verifier (no phase 2)");
-    else if (want("chain-code") && phase2) {
-      const pin = phase2.verifier;
-      const stripped = keccak256(stripMetadata(deployed.verifierCode));
-      const full = keccak256(deployed.verifierCode);
-      const ok = stripped === pin.runtimeKeccak256NoMetadata;
-      add(
-        "chain-code",
-        ok,
-        ok
-          ? `code of verifier ${deployed.verifier} has keccak256 ${short(stripped)} without metadata, as pinned` +
-              (full === pin.runtimeKeccak256
-                ? " (full code hash matches too)"
-                : " (its metadata trailer differs: compiled from another file name or with other metadata settings)")
-          : `code of verifier ${deployed.verifier} has keccak256 ${short(stripped)} without metadata; manifest pins ` +
-              `${short(pin.runtimeKeccak256NoMetadata)} (${pin.sourceUnit} compiled with solc ${pin.solc.split("+")[0]})`,
-      );
-    }
-    if (want("chain-vk")) {
-      if (!exported) add("chain-vk", false, "no verification key to compare (see the zkey line)");
-      else {
-        const missing = missingConstants(exported.vkey, deployed.verifierCode);
-        const total = verifierConstants(exported.vkey).length;
+      if (want("chain-code") && !phase2) add("chain-code", false, "the manifest pins no verifier (no phase 2)");
+      else if (want("chain-code") && phase2) {
+        const pin = phase2.verifier;
+        const stripped = keccak256(stripMetadata(deployed.verifierCode));
+        const full = keccak256(deployed.verifierCode);
+        const ok = stripped === pin.runtimeKeccak256NoMetadata;
         add(
-          "chain-vk",
-          missing.length === 0,
-          missing.length === 0
-            ? `all ${total} verification-key constants of the zkey appear in verifier ${deployed.verifier}'s code`
-            : `verifier ${deployed.verifier} has another verification key: ${missing.length} of ${total} constants ` +
-                `of the zkey are not in its code (${missing.join(", ")})`,
+          "chain-code",
+          ok,
+          ok
+            ? `code of ${where} has keccak256 ${short(stripped)} without metadata, as pinned` +
+                (full === pin.runtimeKeccak256
+                  ? " (full code hash matches too)"
+                  : " (its metadata trailer differs: compiled from another file name or with other metadata settings)")
+            : `code of ${where} has keccak256 ${short(stripped)} without metadata; manifest pins ` +
+                `${short(pin.runtimeKeccak256NoMetadata)} (${pin.sourceUnit} compiled with solc ${pin.solc.split("+")[0]})`,
         );
+      }
+      if (want("chain-vk")) {
+        if (!exported) add("chain-vk", false, "no verification key to compare (see the zkey line)");
+        else {
+          const missing = missingConstants(exported.vkey, deployed.verifierCode);
+          const total = verifierConstants(exported.vkey).length;
+          add(
+            "chain-vk",
+            missing.length === 0,
+            missing.length === 0
+              ? `all ${total} verification-key constants of the zkey appear in ${where}'s code`
+              : `${where} has another verification key: ${missing.length} of ${total} constants ` +
+                  `of the zkey are not in its code (${missing.join(", ")})`,
+          );
+        }
       }
     }
   }
   return results;
 }
 
+/** The deployed layers that use the manifest's circuit (matched by grid), after the chain-params check. */
 async function chainParams(
   manifest: CircuitManifest,
   chain: ChainTarget,
   add: ((check: AuditCheck, ok: boolean, detail: string) => CheckResult) | undefined,
-): Promise<DeployedContracts | undefined> {
-  let deployed: DeployedContracts;
+): Promise<DeployedLayer[] | undefined> {
+  let deployed: DeployedLayer[];
   try {
     deployed = await readDeployment(chain);
   } catch (error) {
@@ -415,19 +426,21 @@ async function chainParams(
     ? (MINING_CIRCUITS as Record<string, MiningCircuit>)[manifest.miningCircuit]
     : undefined;
   if (!expected) {
-    add?.("chain-params", false, `the manifest names no mining circuit; cannot compare the deployment's tiling`);
-    return deployed;
+    add?.("chain-params", false, `the manifest names no mining circuit; cannot compare the deployment's layers`);
+    return undefined;
   }
-  const ok = JSON.stringify(tilingOf(expected)) === JSON.stringify(deployed.tiling);
+  const grid = JSON.stringify(gridOf(expected));
+  const matching = deployed.filter((layer) => JSON.stringify(layer.grid) === grid);
   add?.(
     "chain-params",
-    ok,
-    ok
-      ? `DemleMining ${chain.contract} uses verifier ${deployed.verifier} with the circuit's tiling ${JSON.stringify(deployed.tiling)}`
-      : `DemleMining ${chain.contract} has tiling ${JSON.stringify(deployed.tiling)}; the circuit's is ` +
-          JSON.stringify(tilingOf(expected)),
+    matching.length > 0,
+    matching.length > 0
+      ? `DemleMining ${chain.contract} uses the circuit's grid ${grid} in layer(s) ` +
+          matching.map((l) => `${l.index} (verifier ${l.verifier})`).join(", ")
+      : `no layer of DemleMining ${chain.contract} has the circuit's grid ${grid}; its layers have ` +
+          deployed.map((l) => JSON.stringify(l.grid)).join(", "),
   );
-  return deployed;
+  return matching.length > 0 ? matching : undefined;
 }
 
 /** Every committed manifest (circuits/manifests/*.json). */
@@ -467,7 +480,7 @@ export async function runAudit(options: RunAuditOptions = {}): Promise<CheckResu
   if (options.circuits && options.circuits.length > 0) {
     manifests = options.circuits.map((name) => manifestFor(name, dir));
   } else if (options.chain) {
-    let deployed: DeployedContracts;
+    let deployed: DeployedLayer[];
     try {
       deployed = await readDeployment(options.chain);
     } catch (error) {
@@ -480,25 +493,27 @@ export async function runAudit(options: RunAuditOptions = {}): Promise<CheckResu
         },
       ];
     }
-    const circuit = circuitForTiling(deployed.tiling);
-    const manifest = listManifests(dir).find((m) => circuit && m.manifest.circuit === circuit.name)?.manifest;
-    if (!manifest) {
-      return [
-        {
+    manifests = [];
+    const unknown: CheckResult[] = [];
+    for (const layer of deployed) {
+      const circuit = circuitForGrid(layer.grid);
+      const manifest = listManifests(dir).find((m) => circuit && m.manifest.circuit === circuit.name)?.manifest;
+      if (!manifest) {
+        unknown.push({
           check: "chain-params",
           circuit: circuit?.name ?? "?",
           ok: false,
-          detail: `the deployment's tiling ${JSON.stringify(deployed.tiling)} is ${circuit ? `${circuit.name}'s, which has no manifest` : "no known circuit's"}`,
-        },
-      ];
+          detail: `layer ${layer.index}'s grid ${JSON.stringify(layer.grid)} is ${circuit ? `${circuit.name}'s, which has no manifest` : "no known circuit's"}`,
+        });
+      } else if (!manifests.includes(manifest)) manifests.push(manifest);
     }
-    manifests = [manifest];
+    if (unknown.length > 0) return unknown;
   } else {
     manifests = listManifests(dir).map((m) => m.manifest);
     if (manifests.length === 0) throw new Error(`no manifests in ${displayPath(dir)}`);
   }
-  if ((options.zkeyPath || options.ptauPath || options.chain) && manifests.length > 1) {
-    throw new Error("--zkey, --ptau and --contract audit one circuit: pass --circuit");
+  if ((options.zkeyPath || options.ptauPath) && manifests.length > 1) {
+    throw new Error("--zkey and --ptau audit one circuit: pass --circuit");
   }
   const results: CheckResult[] = [];
   for (const manifest of manifests) {

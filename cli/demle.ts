@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { Contract, formatEther, formatUnits, JsonRpcProvider, NonceManager } from "ethers";
 import { ProverPool } from "../prover/pool.js";
 import { loadArtifact } from "../miner/artifacts.js";
-import { miningCircuit, prepareCircuit } from "../miner/circuits.js";
+import { MINING_WORKLOADS, miningWorkload, prepareWorkload } from "../miner/circuits.js";
 import { deployDemle, miningParams } from "../miner/deploy.js";
 import { runDemo } from "../miner/demo.js";
 import { setIntervalMining, withHardhat } from "../miner/hardhat.js";
@@ -23,11 +23,17 @@ import { MinerMetrics } from "../miner/metrics.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function parseShape(value: string): { rowBlocksLog2: number; colBlocksLog2: number } {
-  const match = /^(\d+),(\d+)$/.exec(value);
-  if (!match) throw new InvalidArgumentError('expected "dr,dc", e.g. 3,3 for 2^3 × 2^3 tiles');
-  return { rowBlocksLog2: Number(match[1]), colBlocksLog2: Number(match[2]) };
+/** "dr,dc;dr,dc;…": one work shape per layer of the workload. */
+function parseShapes(value: string): { rowBlocksLog2: number; colBlocksLog2: number }[] {
+  return value.split(";").map((part) => {
+    const match = /^(\d+),(\d+)$/.exec(part.trim());
+    if (!match) throw new InvalidArgumentError('expected "dr,dc" per layer, separated by ";", e.g. 3,3;2,1');
+    return { rowBlocksLog2: Number(match[1]), colBlocksLog2: Number(match[2]) };
+  });
 }
+
+const workloadOption = (description: string) =>
+  new Option("--workload <name>", description).choices(Object.keys(MINING_WORKLOADS)).default("demo");
 
 function formatStatus(stats: MinerStats): string {
   const rate =
@@ -88,13 +94,11 @@ program
     "--keystore <file>",
     "encrypted JSON keystore of the deployer (password: DEMLE_KEYSTORE_PASSWORD or a prompt)",
   )
-  .addOption(
-    new Option("--circuit <name>", "circuit the verifier checks").choices(["demo", "production"]).default("demo"),
-  )
+  .addOption(workloadOption("the layers (op circuits) the deployment verifies"))
   .option("--out <file>", "where to write the deployment JSON", "deployment.json")
   .action(
     async (
-      flags: { rpc: string; chainId?: number; keystore?: string; circuit: string; out: string },
+      flags: { rpc: string; chainId?: number; keystore?: string; workload: string; out: string },
       command: Command,
     ) => {
       const options = withConfig(command, flags);
@@ -102,8 +106,8 @@ program
       const provider = await connect(options.rpc, options.chainId);
       try {
         const wallet = (await loadWallet(options.keystore)).connect(provider);
-        const prepared = await prepareCircuit(miningCircuit(options.circuit), log);
-        const deployment = await deployDemle(new NonceManager(wallet), prepared, miningParams(prepared));
+        const prepared = await prepareWorkload(miningWorkload(options.workload), log);
+        const deployment = await deployDemle(new NonceManager(wallet), options.workload, prepared, miningParams());
         writeFileSync(out, `${JSON.stringify(deployment, null, 2)}\n`);
         log(`deployed DemleMining at ${deployment.mining} (token ${deployment.token}); wrote ${out}`);
         process.stdout.write(`${deployment.mining}\n`);
@@ -115,7 +119,7 @@ program
 
 program
   .command("mine")
-  .description("mine: compute FP8 GEMMs with ONNX Runtime, commit, prove challenged tiles, collect rewards")
+  .description("mine: compute the FP8 workload with ONNX Runtime, commit, prove challenged tiles, collect rewards")
   .requiredOption("--rpc <url>", "JSON-RPC endpoint")
   .option("--contract <address>", "DemleMining address (or --deployment FILE)")
   .option("--deployment <file>", "deployment JSON written by `demle deploy`")
@@ -124,10 +128,12 @@ program
     "--keystore <file>",
     "encrypted JSON keystore (password: DEMLE_KEYSTORE_PASSWORD or a prompt); or set DEMLE_PRIVATE_KEY",
   )
-  .addOption(
-    new Option("--circuit <name>", "circuit of the deployment").choices(["demo", "production"]).default("demo"),
+  .addOption(workloadOption("workload of the deployment (default: the deployment file's, else demo)"))
+  .option(
+    "--shapes <dr,dc;...>",
+    "per layer, work of 2^dr × 2^dc output tiles (default: the workload's shapes)",
+    parseShapes,
   )
-  .option("--shape <dr,dc>", "work of 2^dr × 2^dc output tiles (default: the circuit's largest)", parseShape)
   .addOption(
     new Option("--provider <ep>", "ONNX Runtime execution provider").choices(["cpu", "cuda", "webgpu"]).default("cpu"),
   )
@@ -148,8 +154,8 @@ program
       deployment?: string;
       chainId?: number;
       keystore?: string;
-      circuit: string;
-      shape?: { rowBlocksLog2: number; colBlocksLog2: number };
+      workload: string;
+      shapes?: { rowBlocksLog2: number; colBlocksLog2: number }[];
       provider: GemmExecutionProvider;
       workers: number;
       stateDir: string;
@@ -159,8 +165,19 @@ program
       metricsPort?: number;
     };
     let contract = options.contract;
-    if (!contract && options.deployment) contract = readDeployment(options.deployment).mining;
+    let workloadName = options.workload;
+    if (options.deployment) {
+      const deployment = readDeployment(options.deployment);
+      contract ??= deployment.mining;
+      if (command.getOptionValueSource("workload") !== "cli" && deployment.workload) workloadName = deployment.workload;
+    }
     if (!contract) throw new Error("no contract: pass --contract ADDRESS or --deployment FILE");
+    const workload = miningWorkload(workloadName);
+    if (options.shapes && options.shapes.length !== workload.length) {
+      throw new Error(
+        `--shapes gives ${options.shapes.length} shape(s); workload ${workloadName} has ${workload.length} layers`,
+      );
+    }
     const emit = (record: Record<string, unknown>, text: string) =>
       options.json
         ? process.stdout.write(
@@ -169,21 +186,19 @@ program
         : log(text);
     const provider = await connect(options.rpc, options.chainId);
     const wallet = (await loadWallet(options.keystore)).connect(provider);
-    const circuit = miningCircuit(options.circuit);
-    const prepared = await prepareCircuit(circuit, log);
+    const prepared = await prepareWorkload(workload, log);
     const pool = new ProverPool({ workers: options.workers, taskTimeoutMs: 600_000 });
     const minerMetrics = new MinerMetrics();
     const onMetricsEvent = minerMetrics.add(wallet.address, () => miner.stats);
     const miner = new Miner({
       contract,
       signer: new NonceManager(wallet),
-      circuit,
-      prover: prepared.setup.prover,
+      layers: workload.map((layer, i) => ({
+        circuit: layer.circuit,
+        shape: options.shapes?.[i] ?? layer.shape,
+        prover: prepared[i]!.setup.prover,
+      })),
       pool,
-      shape: options.shape ?? {
-        rowBlocksLog2: circuit.tiling.maxRowBlocksLog2,
-        colBlocksLog2: circuit.tiling.maxColBlocksLog2,
-      },
       stateDir: path.resolve(options.stateDir),
       executionProvider: options.provider,
       onEvent: (event) => {

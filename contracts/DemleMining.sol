@@ -6,7 +6,6 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {DemleToken} from "./DemleToken.sol";
 import {IDemleMining} from "./interfaces/IDemleMining.sol";
 import {IDemleToken} from "./interfaces/IDemleToken.sol";
-import {IGroth16Verifier5} from "./interfaces/IGroth16Verifier5.sol";
 
 // Bounds are written the way the protocol states them (`block.number <= commitBlock + D`); the optimizer makes both
 // forms of a comparison cost the same.
@@ -14,10 +13,12 @@ import {IGroth16Verifier5} from "./interfaces/IGroth16Verifier5.sol";
 
 /// @title DemleMining
 /// @author DEMLE
-/// @notice Mints DEMLE for FP8 GEMM work whose challenged output tiles were proven with Groth16. Flow: {openEpoch} →
-/// the miner reads {seedFor} → computes off-chain → {commit} (output root + bond) → after D blocks the challenge
-/// exists → {prove} within W blocks (reward + bond back) or anyone may {slash} (bounty + the rest burned).
-/// @dev Deploys its own {DemleToken} with itself as the only minter. Every parameter is in {Params} and immutable.
+/// @notice Mints DEMLE for FP8 workloads (a work per layer: GEMM, conv2d, batch normalisation, attention) whose
+/// challenged output tiles were proven with Groth16. Flow: {openEpoch} → the miner reads {seedFor} → computes
+/// off-chain → {commit} (an output root per layer + bond) → after D blocks the challenge exists → {prove} within W
+/// blocks (reward + bond back) or anyone may {slash} (bounty + the rest burned).
+/// @dev Deploys its own {DemleToken} with itself as the only minter. The layers and every parameter are fixed at
+/// deployment.
 /// Security argument and parameter choices: docs/protocol.md. The proof statement: docs/circuits.md.
 ///
 /// Why the challenge cannot be known at commit time: it hashes blockhash(commitBlock + D) with D ≥ 1, a block that
@@ -39,22 +40,15 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     /// @notice Upper bound of proofsPerCommitment, so that {prove} fits a block (≈ 0.25 M gas per proof).
     uint256 public constant MAX_PROOFS_PER_COMMITMENT = 32;
 
+    /// @notice Upper bound of the number of layers (a commitment stores one root per layer).
+    uint256 public constant MAX_LAYERS = 8;
+
     uint256 private constant _BPS = 10_000;
-    uint256 private constant _MAX_DEPTH = 1 << 18;
-    uint256 private constant _MAX_TILE_WORDS = 112;
     uint256 private constant _MAX_TREE_DEPTH = 64;
 
     /// @inheritdoc IDemleMining
     IDemleToken public immutable override token;
-    /// @inheritdoc IDemleMining
-    IGroth16Verifier5 public immutable override verifier;
 
-    uint32 private immutable _tileRows;
-    uint32 private immutable _tileCols;
-    uint32 private immutable _depth;
-    uint8 private immutable _maxRowBlocksLog2;
-    uint8 private immutable _maxColBlocksLog2;
-    uint32 private immutable _tilesPerProof;
     uint32 private immutable _proofsPerCommitment;
     uint64 private immutable _epochLength;
     uint64 private immutable _challengeDelay;
@@ -64,7 +58,8 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     uint256 private immutable _initialRewardPerMac;
     uint64 private immutable _halvingEpochs;
     uint256 private immutable _cap;
-    uint256 private immutable _macsPerTile;
+
+    Layer[] private _layers;
 
     /// @inheritdoc IDemleMining
     mapping(uint64 epoch => uint256 seed) public override epochSeed;
@@ -75,45 +70,36 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     /// @inheritdoc IDemleMining
     uint256 public override burnedBonds;
 
-    /// @notice What is stored per commitment: three slots. The seed and the bond are derived on read (the seed from
-    /// the epoch seed, the miner and the nonce; the bond from the shape), which saves a fourth and a fifth slot.
+    /// @notice What is stored per commitment besides its roots: two slots. The seed and the bond are derived on read
+    /// (the seed from the epoch seed, the miner and the nonce; the bond from the shapes).
     /// @param miner The miner.
     /// @param commitBlock The block of the commitment.
-    /// @param rowBlocksLog2 dr.
-    /// @param colBlocksLog2 dc.
     /// @param status The status.
-    /// @param outputRoot The committed root.
     /// @param epoch The work's epoch.
     /// @param nonce The miner's nonce in that epoch.
+    /// @param shapes Each layer's shape (dr + 256·dc), 16 bits per layer, layer 0 in the low bits.
     struct StoredCommitment {
         address miner;
         uint64 commitBlock;
-        uint8 rowBlocksLog2;
-        uint8 colBlocksLog2;
         Status status;
-        uint256 outputRoot;
         uint64 epoch;
         uint64 nonce;
+        uint128 shapes;
     }
 
     mapping(uint256 id => StoredCommitment commitment) private _commitments;
+    mapping(uint256 id => uint256[] roots) private _outputRoots;
 
-    /// @notice Validates the parameters and deploys the DEMLE token with this contract as its minter.
-    /// @param verifier_ The Groth16 verifier generated for Fp8GemmSeedProof(NT, TM, TN, K, MAX_DR, MAX_DC) with the
-    /// tiling in `p`.
+    /// @notice Validates the layers and parameters and deploys the DEMLE token with this contract as its minter.
+    /// @param layers The workload: each layer's verifier (generated for its op's seed-mode tile circuit) and grid.
     /// @param p Every protocol parameter (see {IDemleMining.Params}).
-    constructor(IGroth16Verifier5 verifier_, Params memory p) {
-        if (address(verifier_).code.length == 0) revert InvalidVerifier(address(verifier_));
+    constructor(Layer[] memory layers, Params memory p) {
+        if (layers.length == 0 || layers.length > MAX_LAYERS) revert InvalidLayerCount(layers.length);
         if (
-            p.tileRows == 0 ||
-            p.tileCols == 0 ||
-            p.depth == 0 ||
-            p.tilesPerProof == 0 ||
-            uint256(p.tileRows) * p.tileCols > _MAX_TILE_WORDS ||
-            p.depth > _MAX_DEPTH ||
-            uint256(p.maxRowBlocksLog2) + p.maxColBlocksLog2 > _MAX_TREE_DEPTH
-        ) revert InvalidTiling();
-        if (p.proofsPerCommitment == 0 || p.proofsPerCommitment > MAX_PROOFS_PER_COMMITMENT) {
+            p.proofsPerCommitment < layers.length ||
+            p.proofsPerCommitment == 0 ||
+            p.proofsPerCommitment > MAX_PROOFS_PER_COMMITMENT
+        ) {
             revert InvalidProofsPerCommitment(p.proofsPerCommitment);
         }
         if (p.epochLength == 0 || p.halvingEpochs == 0) revert InvalidEpochs();
@@ -122,23 +108,32 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
             p.proofWindow == 0 ||
             uint256(p.challengeDelay) + p.proofWindow > MAX_CHALLENGE_SPAN
         ) revert InvalidChallengeWindow(p.challengeDelay, p.proofWindow);
-        uint256 maxTilesLog2 = uint256(p.maxRowBlocksLog2) + p.maxColBlocksLog2;
-        if (p.bondPerTile == 0 || p.bondPerTile > type(uint128).max >> maxTilesLog2) revert InvalidBond();
         if (p.slashBountyBps > _BPS) revert InvalidSlashBounty(p.slashBountyBps);
-        uint256 macsPerTile = uint256(p.tileRows) * p.tileCols * p.depth;
-        // macsPerTile < 2^25 and maxTilesLog2 ≤ 64, so the largest work's MAC count cannot overflow.
-        if (p.initialRewardPerMac == 0 || p.initialRewardPerMac > type(uint256).max / (macsPerTile << maxTilesLog2)) {
-            revert InvalidReward();
-        }
+        if (p.bondPerTile == 0) revert InvalidBond();
+        if (p.initialRewardPerMac == 0) revert InvalidReward();
         if (p.cap == 0) revert InvalidCap();
+        for (uint256 i = 0; i < layers.length; ++i) {
+            Layer memory given = layers[i];
+            if (address(given.verifier).code.length == 0) revert InvalidVerifier(i, address(given.verifier));
+            uint256 maxTilesLog2 = uint256(given.maxRowBlocksLog2) + given.maxColBlocksLog2;
+            if (
+                given.macsPerTile == 0 ||
+                given.tilesPerProof == 0 ||
+                given.maxRowBlocksLog2 == 0 ||
+                given.maxColBlocksLog2 == 0 ||
+                maxTilesLog2 > _MAX_TREE_DEPTH
+            ) revert InvalidLayer(i);
+            // With at most 8 layers, keeping each layer's largest bond below 2^125 keeps every sum below 2^128.
+            if (p.bondPerTile > type(uint128).max >> (maxTilesLog2 + 3)) revert InvalidBond();
+            // macsPerTile < 2^64 and maxTilesLog2 ≤ 64: the largest workload's work count cannot overflow either.
+            if (
+                p.initialRewardPerMac > type(uint256).max / ((uint256(given.macsPerTile) << maxTilesLog2) * MAX_LAYERS)
+            ) {
+                revert InvalidReward();
+            }
+            _layers.push(given);
+        }
 
-        verifier = verifier_;
-        _tileRows = p.tileRows;
-        _tileCols = p.tileCols;
-        _depth = p.depth;
-        _maxRowBlocksLog2 = p.maxRowBlocksLog2;
-        _maxColBlocksLog2 = p.maxColBlocksLog2;
-        _tilesPerProof = p.tilesPerProof;
         _proofsPerCommitment = p.proofsPerCommitment;
         _epochLength = p.epochLength;
         _challengeDelay = p.challengeDelay;
@@ -148,7 +143,6 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
         _initialRewardPerMac = p.initialRewardPerMac;
         _halvingEpochs = p.halvingEpochs;
         _cap = p.cap;
-        _macsPerTile = macsPerTile;
         token = new DemleToken(p.cap, address(this));
     }
 
@@ -162,40 +156,27 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     function commit(
         uint64 epoch,
         uint64 nonce,
-        uint256 outputRoot,
-        uint8 rowBlocksLog2,
-        uint8 colBlocksLog2
+        uint256[] calldata outputRoots,
+        uint16[] calldata shapes
     ) external payable override returns (uint256 id) {
-        uint256 epochSeed_ = _useNonce(epoch, nonce);
-        if (outputRoot >= FIELD_MODULUS) revert OutputRootOutOfField(outputRoot);
-        uint256 bond = bondFor(rowBlocksLog2, colBlocksLog2); // reverts with ShapeTooLarge
-        if (msg.value != bond) revert BondMismatch(msg.value, bond);
-        if (token.totalSupply() >= _cap) revert CapReached();
-
+        _useNonce(epoch, nonce);
+        uint256 bond = _checkRootsAndBond(outputRoots, shapes);
+        uint128 packedShapes = 0;
+        for (uint256 i = 0; i < shapes.length; ++i) {
+            packedShapes |= uint128(uint256(shapes[i]) << (16 * i));
+        }
         id = commitmentCount;
         ++commitmentCount;
         _commitments[id] = StoredCommitment({
             miner: msg.sender,
             commitBlock: uint64(block.number),
-            rowBlocksLog2: rowBlocksLog2,
-            colBlocksLog2: colBlocksLog2,
             status: Status.Committed,
-            outputRoot: outputRoot,
             epoch: epoch,
-            nonce: nonce
+            nonce: nonce,
+            shapes: packedShapes
         });
-        emit Committed(
-            id,
-            msg.sender,
-            epoch,
-            nonce,
-            outputRoot,
-            _seed(epochSeed_, msg.sender, nonce),
-            rowBlocksLog2,
-            colBlocksLog2,
-            macsFor(rowBlocksLog2, colBlocksLog2),
-            bond
-        );
+        _outputRoots[id] = outputRoots;
+        _emitCommitted(id, epoch, nonce, outputRoots, shapes, bond);
     }
 
     /// @inheritdoc IDemleMining
@@ -211,16 +192,18 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
         if (block.number <= challengeBlock) revert TooEarly(id, challengeBlock + 1);
         if (block.number > challengeBlock + _proofWindow) revert TooLate(id, challengeBlock + _proofWindow);
         if (proofs.length != _proofsPerCommitment) revert WrongProofCount(proofs.length, _proofsPerCommitment);
-        _verifyProofs(c, _challenge(challengeBlock, id, miner, c.outputRoot), proofs);
+        uint256[] memory roots = _outputRoots[id];
+        uint16[] memory shapes = _unpackShapes(c.shapes, roots.length);
+        uint256 tilesChecked = _verifyProofs(c, roots, shapes, _challenge(challengeBlock, id, miner, roots), proofs);
 
         // Effects, then interactions (the token is this contract's own; the bond goes back last).
         c.status = Status.Proven;
-        uint256 macs = macsFor(c.rowBlocksLog2, c.colBlocksLog2);
+        uint256 macs = _macsFor(shapes);
         uint256 reward = macs * rewardPerMac(c.epoch);
         uint256 room = _cap - token.totalSupply();
         uint256 amount = reward < room ? reward : room;
-        uint256 bond = bondFor(c.rowBlocksLog2, c.colBlocksLog2);
-        emit ProofAccepted(id, miner, uint256(_tilesPerProof) * _proofsPerCommitment, macs);
+        uint256 bond = _bondFor(shapes);
+        emit ProofAccepted(id, miner, tilesChecked, macs);
         emit RewardMinted(id, miner, amount);
         emit BondReturned(id, miner, bond);
         if (amount != 0) token.mint(miner, amount);
@@ -237,7 +220,7 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
         if (block.number <= deadline) revert WindowOpen(id, deadline + 1);
 
         c.status = Status.Slashed;
-        uint256 bond = bondFor(c.rowBlocksLog2, c.colBlocksLog2);
+        uint256 bond = _bondFor(_unpackShapes(c.shapes, _layers.length));
         bounty = (bond * _slashBountyBps) / _BPS;
         uint256 burned = bond - bounty;
         burnedBonds += burned;
@@ -246,15 +229,19 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     }
 
     /// @inheritdoc IDemleMining
+    function layerCount() external view override returns (uint256) {
+        return _layers.length;
+    }
+
+    /// @inheritdoc IDemleMining
+    function layer(uint256 index) external view override returns (Layer memory) {
+        return _layers[index];
+    }
+
+    /// @inheritdoc IDemleMining
     function params() external view override returns (Params memory) {
         return
             Params({
-                tileRows: _tileRows,
-                tileCols: _tileCols,
-                depth: _depth,
-                maxRowBlocksLog2: _maxRowBlocksLog2,
-                maxColBlocksLog2: _maxColBlocksLog2,
-                tilesPerProof: _tilesPerProof,
                 proofsPerCommitment: _proofsPerCommitment,
                 epochLength: _epochLength,
                 challengeDelay: _challengeDelay,
@@ -280,7 +267,7 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
         if (c.status == Status.None) revert UnknownCommitment(id);
         uint256 challengeBlock = uint256(c.commitBlock) + _challengeDelay;
         if (block.number <= challengeBlock) revert ChallengeNotReady(id, challengeBlock + 1);
-        return _challenge(challengeBlock, id, c.miner, c.outputRoot);
+        return _challenge(challengeBlock, id, c.miner, _outputRoots[id]);
     }
 
     /// @inheritdoc IDemleMining
@@ -293,17 +280,17 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     function commitments(uint256 id) external view override returns (Commitment memory commitment) {
         StoredCommitment storage c = _commitments[id];
         if (c.status == Status.None) return commitment;
+        uint16[] memory shapes = _unpackShapes(c.shapes, _layers.length);
         commitment = Commitment({
             miner: c.miner,
             epoch: c.epoch,
-            rowBlocksLog2: c.rowBlocksLog2,
-            colBlocksLog2: c.colBlocksLog2,
             status: c.status,
             nonce: c.nonce,
             commitBlock: c.commitBlock,
-            bond: uint128(bondFor(c.rowBlocksLog2, c.colBlocksLog2)), // < 2^128, checked in the constructor
-            outputRoot: c.outputRoot,
-            seed: _seed(epochSeed[c.epoch], c.miner, c.nonce)
+            bond: uint128(_bondFor(shapes)), // < 2^128, checked in the constructor
+            seed: _seed(epochSeed[c.epoch], c.miner, c.nonce),
+            outputRoots: _outputRoots[id],
+            shapes: shapes
         });
     }
 
@@ -319,13 +306,75 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     }
 
     /// @inheritdoc IDemleMining
-    function bondFor(uint8 rowBlocksLog2, uint8 colBlocksLog2) public view override returns (uint256) {
-        return _bondPerTile << _tilesLog2(rowBlocksLog2, colBlocksLog2);
+    function bondFor(uint16[] calldata shapes) public view override returns (uint256) {
+        return _bondFor(shapes);
     }
 
     /// @inheritdoc IDemleMining
-    function macsFor(uint8 rowBlocksLog2, uint8 colBlocksLog2) public view override returns (uint256) {
-        return _macsPerTile << _tilesLog2(rowBlocksLog2, colBlocksLog2);
+    function macsFor(uint16[] calldata shapes) public view override returns (uint256) {
+        return _macsFor(shapes);
+    }
+
+    /// @notice bondPerTile · Σ 2^(dr+dc) over the layers.
+    /// @param shapes Per layer, dr + 256·dc.
+    /// @return bond The bond (wei).
+    function _bondFor(uint16[] memory shapes) private view returns (uint256 bond) {
+        _checkLayerCount(shapes.length);
+        for (uint256 i = 0; i < shapes.length; ++i) {
+            bond += _bondPerTile << _tilesLog2(i, shapes[i]);
+        }
+    }
+
+    /// @notice Σ macsPerTile · 2^(dr+dc) over the layers.
+    /// @param shapes Per layer, dr + 256·dc.
+    /// @return macs The work units.
+    function _macsFor(uint16[] memory shapes) private view returns (uint256 macs) {
+        _checkLayerCount(shapes.length);
+        for (uint256 i = 0; i < shapes.length; ++i) {
+            macs += uint256(_layers[i].macsPerTile) << _tilesLog2(i, shapes[i]);
+        }
+    }
+
+    /// @notice Reverts with WrongLayerCount unless `given` is the number of layers.
+    /// @param given The length of an array meant to hold one entry per layer.
+    function _checkLayerCount(uint256 given) private view {
+        if (given != _layers.length) revert WrongLayerCount(given, _layers.length);
+    }
+
+    /// @notice Checks a commitment's roots, shapes, bond and the cap.
+    /// @param outputRoots Per layer, the output root.
+    /// @param shapes Per layer, dr + 256·dc.
+    /// @return bond The bond, which msg.value equals.
+    function _checkRootsAndBond(
+        uint256[] calldata outputRoots,
+        uint16[] calldata shapes
+    ) private view returns (uint256 bond) {
+        _checkLayerCount(outputRoots.length);
+        for (uint256 i = 0; i < outputRoots.length; ++i) {
+            if (outputRoots[i] >= FIELD_MODULUS) revert OutputRootOutOfField(i, outputRoots[i]);
+        }
+        bond = _bondFor(shapes); // reverts with WrongLayerCount or ShapeTooLarge
+        if (msg.value != bond) revert BondMismatch(msg.value, bond);
+        if (token.totalSupply() >= _cap) revert CapReached();
+    }
+
+    /// @notice Emits {Committed} (its own frame keeps {commit} within the stack limit).
+    /// @param id The commitment id.
+    /// @param epoch The work's epoch.
+    /// @param nonce The nonce.
+    /// @param outputRoots Per layer, the output root.
+    /// @param shapes Per layer, dr + 256·dc.
+    /// @param bond The bond paid.
+    function _emitCommitted(
+        uint256 id,
+        uint64 epoch,
+        uint64 nonce,
+        uint256[] calldata outputRoots,
+        uint16[] calldata shapes,
+        uint256 bond
+    ) private {
+        uint256 seed = _seed(epochSeed[epoch], msg.sender, nonce);
+        emit Committed(id, msg.sender, epoch, nonce, seed, outputRoots, shapes, _macsFor(shapes), bond);
     }
 
     /// @notice Fixes `epoch`'s seed if it is not fixed yet (it must be the current epoch).
@@ -345,48 +394,68 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     /// sender's next nonce in it, and spends the nonce.
     /// @param epoch The work's epoch: the current or the previous one.
     /// @param nonce The nonce given.
-    /// @return epochSeed_ The seed of `epoch`.
-    function _useNonce(uint64 epoch, uint64 nonce) private returns (uint256 epochSeed_) {
+    function _useNonce(uint64 epoch, uint64 nonce) private {
         uint64 current = currentEpoch();
         _openEpoch(current);
         if (epoch > current || current - epoch > 1) revert StaleEpoch(epoch, current);
-        epochSeed_ = epochSeed[epoch];
-        if (epochSeed_ == 0) revert EpochNotOpen(epoch);
+        if (epochSeed[epoch] == 0) revert EpochNotOpen(epoch);
         uint64 expected = nextNonce[msg.sender][epoch];
         if (nonce != expected) revert WrongNonce(nonce, expected);
         nextNonce[msg.sender][epoch] = expected + 1;
     }
 
-    /// @notice dr + dc, after checking the shape against the circuit's grid.
-    /// @param rowBlocksLog2 dr.
-    /// @param colBlocksLog2 dc.
+    /// @notice dr + dc of layer `index`'s shape, after checking it against the layer's grid.
+    /// @param index The layer.
+    /// @param shape dr + 256·dc.
     /// @return log2 of the number of tiles.
-    function _tilesLog2(uint8 rowBlocksLog2, uint8 colBlocksLog2) private view returns (uint256) {
-        if (rowBlocksLog2 > _maxRowBlocksLog2 || colBlocksLog2 > _maxColBlocksLog2) {
-            revert ShapeTooLarge(rowBlocksLog2, colBlocksLog2);
+    function _tilesLog2(uint256 index, uint16 shape) private view returns (uint256) {
+        Layer storage grid = _layers[index];
+        uint256 rowBlocksLog2 = shape & 0xff;
+        uint256 colBlocksLog2 = shape >> 8;
+        if (rowBlocksLog2 > grid.maxRowBlocksLog2 || colBlocksLog2 > grid.maxColBlocksLog2) {
+            revert ShapeTooLarge(index, shape);
         }
-        return uint256(rowBlocksLog2) + colBlocksLog2;
+        return rowBlocksLog2 + colBlocksLog2;
     }
 
-    /// @notice Verifies every proof of commitment `c` against its public inputs; reverts with InvalidProof(j) at the
-    /// first that fails.
+    /// @notice The per-layer shapes of a commitment.
+    /// @param packed 16 bits per layer, layer 0 in the low bits.
+    /// @param count The number of layers.
+    /// @return shapes dr + 256·dc per layer.
+    function _unpackShapes(uint128 packed, uint256 count) private pure returns (uint16[] memory shapes) {
+        shapes = new uint16[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            shapes[i] = uint16(packed >> (16 * i));
+        }
+    }
+
+    /// @notice Verifies every proof of commitment `c`: proof j by the verifier of layer j mod L against that layer's
+    /// public inputs; reverts with InvalidProof(j) at the first that fails.
     /// @param c The commitment.
+    /// @param roots Its output roots.
+    /// @param shapes Its shapes.
     /// @param challenge Its challenge ({challengeOf}).
     /// @param proofs The proofs, in {prove}'s layout.
-    function _verifyProofs(StoredCommitment storage c, uint256 challenge, uint256[8][] calldata proofs) private view {
-        uint256[5] memory inputs = [
-            c.outputRoot,
-            _seed(epochSeed[c.epoch], c.miner, c.nonce),
-            0,
-            uint256(uint160(c.miner)),
-            uint256(c.rowBlocksLog2) + 256 * uint256(c.colBlocksLog2)
-        ];
+    /// @return tilesChecked Σ NT over the proofs.
+    function _verifyProofs(
+        StoredCommitment storage c,
+        uint256[] memory roots,
+        uint16[] memory shapes,
+        uint256 challenge,
+        uint256[8][] calldata proofs
+    ) private view returns (uint256 tilesChecked) {
+        uint256[5] memory inputs = [0, _seed(epochSeed[c.epoch], c.miner, c.nonce), 0, uint256(uint160(c.miner)), 0];
         for (uint256 j = 0; j < proofs.length; ++j) {
+            uint256 index = j % roots.length;
+            Layer storage checked = _layers[index];
             uint256[8] calldata w = proofs[j];
+            inputs[0] = roots[index];
             inputs[2] = _proofChallenge(challenge, j);
-            if (!verifier.verifyProof([w[0], w[1]], [[w[2], w[3]], [w[4], w[5]]], [w[6], w[7]], inputs)) {
+            inputs[4] = shapes[index];
+            if (!checked.verifier.verifyProof([w[0], w[1]], [[w[2], w[3]], [w[4], w[5]]], [w[6], w[7]], inputs)) {
                 revert InvalidProof(j);
             }
+            tilesChecked += checked.tilesPerProof;
         }
     }
 
@@ -403,17 +472,17 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     /// @param challengeBlock commitBlock + D, below block.number.
     /// @param id The commitment id.
     /// @param miner The miner.
-    /// @param outputRoot The committed root.
+    /// @param outputRoots The committed roots.
     /// @return The challenge, reduced mod p.
     function _challenge(
         uint256 challengeBlock,
         uint256 id,
         address miner,
-        uint256 outputRoot
+        uint256[] memory outputRoots
     ) private view returns (uint256) {
         bytes32 hash = blockhash(challengeBlock);
         if (hash == bytes32(0)) revert ChallengeExpired(id);
-        return uint256(keccak256(abi.encode(hash, id, miner, outputRoot))) % FIELD_MODULUS;
+        return uint256(keccak256(abi.encode(hash, id, miner, outputRoots))) % FIELD_MODULUS;
     }
 
     /// @notice The challenge public input of proof j.

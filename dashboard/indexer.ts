@@ -96,11 +96,15 @@ export interface ChainInfo {
   decimals: number;
   reorgDepth: number;
   pollMs: number;
-  params: {
-    tileRows: number;
-    tileCols: number;
-    depth: number;
+  /** The workload's layers (DemleMining.layer(i)). */
+  layers: {
+    verifier: string;
+    macsPerTile: number;
     tilesPerProof: number;
+    maxRowBlocksLog2: number;
+    maxColBlocksLog2: number;
+  }[];
+  params: {
     proofsPerCommitment: number;
     epochLength: number;
     challengeDelay: number;
@@ -564,10 +568,22 @@ export class Indexer implements DashboardSource {
     }
     const tokenAddress = (await mining.getFunction("token")()) as string;
     const token = new Contract(tokenAddress, this.tokenIface, provider);
-    const [cap, p] = await Promise.all([
+    const [cap, p, layerCount] = await Promise.all([
       token.getFunction("cap")() as Promise<bigint>,
       mining.getFunction("params")() as Promise<Record<string, bigint>>,
+      mining.getFunction("layerCount")() as Promise<bigint>,
     ]);
+    const layers: ChainInfo["layers"] = [];
+    for (let i = 0; i < Number(layerCount); i++) {
+      const layer = (await mining.getFunction("layer")(i)) as Record<string, bigint | string>;
+      layers.push({
+        verifier: String(layer.verifier),
+        macsPerTile: Number(layer.macsPerTile),
+        tilesPerProof: Number(layer.tilesPerProof),
+        maxRowBlocksLog2: Number(layer.maxRowBlocksLog2),
+        maxColBlocksLog2: Number(layer.maxColBlocksLog2),
+      });
+    }
     const info: ChainInfo = {
       chainId: network.chainId.toString(),
       mining: await mining.getAddress(),
@@ -578,11 +594,8 @@ export class Indexer implements DashboardSource {
       decimals: DECIMALS,
       reorgDepth: this.reorgDepth,
       pollMs: this.pollMs,
+      layers,
       params: {
-        tileRows: Number(p.tileRows),
-        tileCols: Number(p.tileCols),
-        depth: Number(p.depth),
-        tilesPerProof: Number(p.tilesPerProof),
         proofsPerCommitment: Number(p.proofsPerCommitment),
         epochLength: Number(p.epochLength),
         challengeDelay: Number(p.challengeDelay),

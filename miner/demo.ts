@@ -8,7 +8,7 @@ import path from "node:path";
 import { formatEther, formatUnits, NonceManager, type Signer } from "ethers";
 import { ProverPool } from "../prover/pool.js";
 import { loadArtifact } from "./artifacts.js";
-import { MINING_CIRCUITS, prepareCircuit } from "./circuits.js";
+import { MINING_WORKLOADS, prepareWorkload } from "./circuits.js";
 import { deployDemle, miningParams } from "./deploy.js";
 import { Miner, type MinerEvent } from "./miner.js";
 import { setIntervalMining, withHardhat } from "./hardhat.js";
@@ -27,9 +27,12 @@ export interface DemoOptions {
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { log } = options;
   const started = performance.now();
-  const circuit = MINING_CIRCUITS.demo;
-  log(`preparing circuit ${circuit.name} (compile + development setup; cached after the first run)`);
-  const prepared = await prepareCircuit(circuit, (line) => log(`  ${line}`));
+  const workload = MINING_WORKLOADS.demo;
+  log(
+    `preparing the demo workload's circuits ${workload.map((l) => l.circuit.name).join(", ")} (compile + setup; ` +
+      `cached after the first run)`,
+  );
+  const prepared = await prepareWorkload(workload, (line) => log(`  ${line}`));
   await withHardhat(async (hre) => {
     const connection = await hre.network.create();
     await setIntervalMining(connection.provider, options.blockTimeMs);
@@ -38,29 +41,28 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     let dashboard: Dashboard | undefined;
     try {
       const [deployer, ...accounts] = await connection.ethers.getSigners();
-      const params = miningParams(prepared);
-      const deployment = await deployDemle(deployer!, prepared, params);
+      const params = miningParams();
+      const deployment = await deployDemle(deployer!, "demo", prepared, params);
       log(
         `deployed on the in-process chain ${deployment.chainId}: DemleMining ${deployment.mining}, DemleToken ` +
-          `${deployment.token}, verifier ${deployment.verifier} (k = ${params.proofsPerCommitment * params.tilesPerProof} ` +
-          `challenged tiles per commitment, ${params.epochLength}-block epochs, ${options.blockTimeMs} ms blocks)`,
+          `${deployment.token}; layers ${deployment.layers.map((l) => `${l.op} (verifier ${l.verifier})`).join(", ")}; ` +
+          `${params.proofsPerCommitment} proofs per commitment spread over the layers, ${params.epochLength}-block ` +
+          `epochs, ${options.blockTimeMs} ms blocks`,
       );
 
       const where = { contract: deployment.mining, fromBlock: deployment.deployBlock, port: 8090, fallbackPort: true };
       dashboard = await startDashboard({ provider: connection.provider, ...where, pollMs: 500 });
       log(`live dashboard: ${dashboard.url}`);
       const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi;
-      const shape = { rowBlocksLog2: circuit.tiling.maxRowBlocksLog2, colBlocksLog2: circuit.tiling.maxColBlocksLog2 };
+      const layers = workload.map((layer, i) => ({ ...layer, prover: prepared[i]!.setup.prover }));
       const miners = await Promise.all(
         accounts.slice(0, 2).map(async (account, index) => {
           const name = `miner${index + 1}`;
           const miner = new Miner({
             contract: deployment.mining,
             signer: new NonceManager(account as unknown as Signer),
-            circuit,
-            prover: prepared.setup.prover,
+            layers,
             pool,
-            shape,
             stateDir: path.join(stateRoot, name),
             pollMs: Math.max(100, options.blockTimeMs / 2),
             onEvent: (event: MinerEvent) => {

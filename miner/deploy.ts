@@ -1,17 +1,11 @@
-/** Deploys a DEMLE instance: the circuit's generated Groth16 verifier and DemleMining (which deploys DemleToken). */
+/** Deploys a DEMLE instance: the workload's generated Groth16 verifiers and DemleMining (which deploys DemleToken). */
 import { ContractFactory, parseEther, type Signer } from "ethers";
 import { compileVerifier } from "../prover/verifier-contract.js";
 import { loadArtifact } from "./artifacts.js";
-import type { PreparedCircuit } from "./circuits.js";
+import type { MiningCircuit, PreparedCircuit } from "./circuits.js";
 
 /** DemleMining's constructor Params (see contracts/interfaces/IDemleMining.sol for each field's meaning). */
 export interface MiningParams {
-  tileRows: number;
-  tileCols: number;
-  depth: number;
-  maxRowBlocksLog2: number;
-  maxColBlocksLog2: number;
-  tilesPerProof: number;
   proofsPerCommitment: number;
   epochLength: number;
   challengeDelay: number;
@@ -23,7 +17,7 @@ export interface MiningParams {
   cap: bigint;
 }
 
-/** Protocol choices of a local or demo deployment; the tiling fields come from the circuit. */
+/** Protocol choices of a local or demo deployment. */
 export const DEFAULT_PROTOCOL = {
   proofsPerCommitment: 4,
   epochLength: 20,
@@ -34,64 +28,88 @@ export const DEFAULT_PROTOCOL = {
   initialRewardPerMac: 10n ** 14n,
   halvingEpochs: 100_000,
   cap: 21_000_000n * 10n ** 18n,
-} as const;
+} as const satisfies MiningParams;
 
-export type ProtocolChoices = {
-  -readonly [K in keyof typeof DEFAULT_PROTOCOL]: (typeof DEFAULT_PROTOCOL)[K] extends bigint ? bigint : number;
-};
+export function miningParams(protocol: Partial<MiningParams> = {}): MiningParams {
+  return { ...DEFAULT_PROTOCOL, ...protocol };
+}
 
-export function miningParams(prepared: PreparedCircuit, protocol: Partial<ProtocolChoices> = {}): MiningParams {
-  const { tiling, tilesPerProof } = prepared.circuit;
+/** DemleMining's constructor Layer of a prepared circuit, with its deployed verifier. */
+export interface MiningLayer {
+  verifier: string;
+  macsPerTile: number;
+  tilesPerProof: number;
+  maxRowBlocksLog2: number;
+  maxColBlocksLog2: number;
+}
+
+export function miningLayer(circuit: MiningCircuit, verifier: string): MiningLayer {
   return {
-    tileRows: tiling.tileRows,
-    tileCols: tiling.tileCols,
-    depth: tiling.depth,
-    maxRowBlocksLog2: tiling.maxRowBlocksLog2,
-    maxColBlocksLog2: tiling.maxColBlocksLog2,
-    tilesPerProof,
-    ...DEFAULT_PROTOCOL,
-    ...protocol,
+    verifier,
+    macsPerTile: circuit.macsPerTile,
+    tilesPerProof: circuit.tilesPerProof,
+    maxRowBlocksLog2: circuit.tiling.maxRowBlocksLog2,
+    maxColBlocksLog2: circuit.tiling.maxColBlocksLog2,
   };
+}
+
+export interface DeployedLayer {
+  readonly circuit: string;
+  readonly op: string;
+  readonly verifier: string;
+  readonly macsPerTile: number;
+  readonly tilesPerProof: number;
+  readonly maxRowBlocksLog2: number;
+  readonly maxColBlocksLog2: number;
 }
 
 export interface Deployment {
   readonly chainId: string;
-  readonly circuit: string;
-  readonly verifier: string;
+  /** MINING_WORKLOADS key the layers were taken from. */
+  readonly workload: string;
+  readonly layers: readonly DeployedLayer[];
   readonly mining: string;
   readonly token: string;
   readonly deployBlock: number;
   readonly params: Record<keyof MiningParams, string>;
-  readonly gas: { readonly verifier: string; readonly mining: string };
+  readonly gas: { readonly verifiers: readonly string[]; readonly mining: string };
 }
 
+/**
+ * Deploys a DEMLE instance: one Groth16 verifier per distinct circuit of the workload, then DemleMining (which deploys
+ * DemleToken) with the workload's layers.
+ */
 export async function deployDemle(
   signer: Signer,
-  prepared: PreparedCircuit,
+  workload: string,
+  prepared: readonly PreparedCircuit[],
   params: MiningParams,
 ): Promise<Deployment> {
   const provider = signer.provider;
   if (!provider) throw new Error("the deployer signer has no provider");
-  const verifierArtifact = compileVerifier(prepared.setup.verifierPath);
-  const verifier = await new ContractFactory(verifierArtifact.abi, verifierArtifact.bytecode, signer).deploy();
-  const verifierReceipt = await verifier.deploymentTransaction()!.wait();
+  const verifiers = new Map<string, { address: string; gas: bigint }>();
+  for (const { circuit, setup } of prepared) {
+    if (verifiers.has(circuit.name)) continue;
+    const artifact = compileVerifier(setup.verifierPath);
+    const verifier = await new ContractFactory(artifact.abi, artifact.bytecode, signer).deploy();
+    const receipt = await verifier.deploymentTransaction()!.wait();
+    verifiers.set(circuit.name, { address: await verifier.getAddress(), gas: receipt!.gasUsed });
+  }
+  const layers = prepared.map(({ circuit }) => miningLayer(circuit, verifiers.get(circuit.name)!.address));
   const mining = await loadArtifact("DemleMining.sol", "DemleMining");
-  const contract = await new ContractFactory(mining.abi, mining.bytecode, signer).deploy(
-    await verifier.getAddress(),
-    params,
-  );
+  const contract = await new ContractFactory(mining.abi, mining.bytecode, signer).deploy(layers, params);
   const miningReceipt = await contract.deploymentTransaction()!.wait();
   const token = (await contract.getFunction("token")()) as string;
   return {
     chainId: (await provider.getNetwork()).chainId.toString(),
-    circuit: prepared.circuit.name,
-    verifier: await verifier.getAddress(),
+    workload,
+    layers: prepared.map(({ circuit }, i) => ({ circuit: circuit.name, op: circuit.op, ...layers[i]! })),
     mining: await contract.getAddress(),
     token,
     deployBlock: miningReceipt!.blockNumber,
     params: Object.fromEntries(
       Object.entries(params).map(([key, value]) => [key, String(value)]),
     ) as Deployment["params"],
-    gas: { verifier: verifierReceipt!.gasUsed.toString(), mining: miningReceipt!.gasUsed.toString() },
+    gas: { verifiers: [...verifiers.values()].map((v) => v.gas.toString()), mining: miningReceipt!.gasUsed.toString() },
   };
 }

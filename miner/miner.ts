@@ -1,7 +1,7 @@
 /**
- * The DEMLE miner: per commitment it reads its seed from the contract, computes the FP8 GEMM with ONNX Runtime,
- * commits the Poseidon output root with a bond, waits for the challenge, proves the challenged tiles with the prover
- * pool and submits the proofs.
+ * The DEMLE miner: per commitment it reads its seed from the contract, computes every layer of the deployment's FP8
+ * workload (GEMM, conv2d, …) with ONNX Runtime, commits each layer's Poseidon output root with a bond, waits for the
+ * challenge, proves the challenged tiles (proof j on layer j mod L) with the prover pool and submits the proofs.
  *
  * Crash safety: every step's result is written to the state file (atomically, fsynced) before the next step starts,
  * and the outputs of computed work are kept on disk. A restarted miner resumes each unfinished commitment where it
@@ -21,20 +21,13 @@ import {
   type TransactionReceipt,
 } from "ethers";
 import { writeFileAtomic } from "../common/files.js";
-import {
-  commitOutputs,
-  defineWork,
-  gemmProofInput,
-  generateInputs,
-  type GemmWork,
-  type OutputTree,
-  type WorkShape,
-} from "../common/work.js";
+import { encodeShape, type OutputTree, type WorkShape } from "../common/work.js";
 import { proofToCalldata } from "../prover/calldata.js";
 import type { ProverPool } from "../prover/pool.js";
 import type { ProverCircuit } from "../prover/setup.js";
-import type { MiningCircuit } from "./circuits.js";
-import { Fp8GemmRunner, type GemmExecutionProvider } from "./gemm.js";
+import type { WorkloadLayer } from "./circuits.js";
+import type { GemmExecutionProvider } from "./gemm.js";
+import { opBackend, type OpBackend } from "./ops/backend.js";
 import { withRetry } from "./retry.js";
 
 /** Contract status codes (IDemleMining.Status). */
@@ -47,11 +40,13 @@ export interface Job {
   epoch: number;
   nonce: number;
   seed: string;
-  shape: WorkShape;
+  /** Per layer, the work's shape. */
+  shapes: WorkShape[];
   stage: JobStage;
-  outputRoot: string;
-  /** Outputs (float32 bit patterns, little-endian), relative to the state directory. */
-  outputsFile: string;
+  /** Per layer, the committed output root. */
+  outputRoots: string[];
+  /** Per layer, its outputs (float32 bit patterns, little-endian), relative to the state directory. */
+  outputsFiles: string[];
   bond: string;
   macs: string;
   commitTx?: string;
@@ -64,8 +59,11 @@ export interface Job {
   timings: { computeMs?: number; commitMs?: number; waitMs?: number; proveMs?: number; submitMs?: number };
 }
 
+/** Version 2: jobs of multi-layer workloads (version 1 files, of single-GEMM deployments, are refused). */
+const STATE_VERSION = 2;
+
 interface MinerState {
-  readonly version: 1;
+  readonly version: typeof STATE_VERSION;
   readonly chainId: string;
   readonly contract: string;
   readonly miner: string;
@@ -95,17 +93,16 @@ export interface MinerOptions {
   readonly contract: string;
   /** The miner's key; wrap it in ethers' NonceManager so all its transactions share one nonce queue. */
   readonly signer: Signer;
-  readonly circuit: MiningCircuit;
-  readonly prover: ProverCircuit;
+  /** The deployment's workload, in layer order, each with its circuit's proving artifacts and the shape to commit. */
+  readonly layers: readonly (WorkloadLayer & { readonly prover: ProverCircuit })[];
   readonly pool: ProverPool;
-  readonly shape: WorkShape;
   readonly stateDir: string;
   readonly executionProvider?: GemmExecutionProvider;
   /**
-   * Computes C = A·B (float32 bit patterns) for row-major E4M3FN codes; default: ONNX Runtime with
-   * `executionProvider`. Another backend (or, in tests, a deliberately wrong one) can be plugged in here.
+   * Computes layer `layer`'s outputs for `seed`; default: the op's ONNX Runtime backend with `executionProvider`
+   * (`honest`). Another backend (or, in tests, a deliberately wrong one) can be plugged in here.
    */
-  readonly computeOutputs?: (a: Uint8Array, b: Uint8Array) => Promise<Uint32Array>;
+  readonly computeOutputs?: (layer: number, seed: bigint, honest: () => Promise<Uint32Array>) => Promise<Uint32Array>;
   /** Milliseconds between polls of the chain (default 500). */
   readonly pollMs?: number;
   /** How long to wait for a sent transaction's receipt before asking the chain and resending (default 60 s). */
@@ -119,10 +116,17 @@ interface MiningContract {
   epochSeed(epoch: number): Promise<bigint>;
   nextNonce(miner: string, epoch: number): Promise<bigint>;
   seedFor(miner: string, epoch: number, nonce: number): Promise<bigint>;
-  bondFor(dr: number, dc: number): Promise<bigint>;
-  macsFor(dr: number, dc: number): Promise<bigint>;
+  bondFor(shapes: bigint[]): Promise<bigint>;
+  macsFor(shapes: bigint[]): Promise<bigint>;
+  layerCount(): Promise<bigint>;
+  layer(index: number): Promise<{
+    macsPerTile: bigint;
+    tilesPerProof: bigint;
+    maxRowBlocksLog2: bigint;
+    maxColBlocksLog2: bigint;
+  }>;
   proofChallenge(id: bigint, j: number): Promise<bigint>;
-  commitments(id: bigint): Promise<{ status: bigint; miner: string; outputRoot: bigint; commitBlock: bigint }>;
+  commitments(id: bigint): Promise<{ status: bigint; miner: string; commitBlock: bigint }>;
   params(): Promise<{ challengeDelay: bigint; proofWindow: bigint; proofsPerCommitment: bigint; epochLength: bigint }>;
   token(): Promise<string>;
   openEpoch(): Promise<TxResponse>;
@@ -130,17 +134,15 @@ interface MiningContract {
     (
       epoch: number,
       nonce: number,
-      root: bigint,
-      dr: number,
-      dc: number,
+      roots: bigint[],
+      shapes: bigint[],
       overrides: { value: bigint; gasLimit?: bigint },
     ): Promise<TxResponse>;
     estimateGas(
       epoch: number,
       nonce: number,
-      root: bigint,
-      dr: number,
-      dc: number,
+      roots: bigint[],
+      shapes: bigint[],
       overrides: { value: bigint },
     ): Promise<bigint>;
   };
@@ -157,8 +159,7 @@ interface TxResponse {
 export class Miner {
   private state!: MinerState;
   private readonly statePath: string;
-  private readonly work: GemmWork;
-  private runner?: Fp8GemmRunner;
+  private readonly backends: OpBackend[];
   private contract!: MiningContract;
   private address!: string;
   private params!: { challengeDelay: number; proofWindow: number; proofsPerCommitment: number; epochLength: number };
@@ -179,7 +180,13 @@ export class Miner {
 
   constructor(private readonly options: MinerOptions) {
     this.statePath = path.join(options.stateDir, "miner-state.json");
-    this.work = defineWork(options.circuit.tiling, options.shape);
+    if (options.layers.length === 0) throw new Error("the workload has no layers");
+    this.backends = options.layers.map((layer) =>
+      opBackend(layer, {
+        ...(options.executionProvider ? { executionProvider: options.executionProvider } : {}),
+        log: (message) => this.log(message),
+      }),
+    );
   }
 
   private log(message: string): void {
@@ -210,6 +217,7 @@ export class Miner {
     if ((await this.rpc("getCode", () => provider.getCode(this.options.contract))) === "0x") {
       throw new Error(`no contract at ${this.options.contract} on chain ${chainId}`);
     }
+    await this.checkLayers(chainId);
     const p = await this.rpc("params", () => this.contract.params());
     this.params = {
       challengeDelay: Number(p.challengeDelay),
@@ -220,6 +228,12 @@ export class Miner {
     mkdirSync(this.options.stateDir, { recursive: true });
     if (existsSync(this.statePath)) {
       const saved = JSON.parse(readFileSync(this.statePath, "utf8")) as MinerState;
+      if (saved.version !== STATE_VERSION) {
+        throw new Error(
+          `state file ${this.statePath} has version ${String(saved.version)}, this miner writes ${STATE_VERSION}; ` +
+            `use another --state-dir`,
+        );
+      }
       const mismatch =
         saved.chainId !== chainId
           ? "chain id"
@@ -235,8 +249,34 @@ export class Miner {
       const open = saved.jobs.filter((job) => job.stage !== "settled" && job.stage !== "lost");
       if (open.length > 0) this.log(`resuming ${open.length} unfinished commitment(s) from ${this.statePath}`);
     } else {
-      this.state = { version: 1, chainId, contract: this.options.contract, miner: this.address, jobs: [] };
+      this.state = { version: STATE_VERSION, chainId, contract: this.options.contract, miner: this.address, jobs: [] };
       this.save();
+    }
+  }
+
+  /** Refuses a deployment whose layers are not this miner's workload (every proof would fail). */
+  private async checkLayers(chainId: string): Promise<void> {
+    const count = Number(await this.rpc("layerCount", () => this.contract.layerCount()));
+    const mine = this.options.layers;
+    if (count !== mine.length) {
+      throw new Error(
+        `the contract at ${this.options.contract} on chain ${chainId} has ${count} layer(s); this miner's workload ` +
+          `has ${mine.length} (${mine.map((l) => l.circuit.name).join(", ")})`,
+      );
+    }
+    for (let i = 0; i < count; i++) {
+      const onChain = await this.rpc("layer", () => this.contract.layer(i));
+      const { circuit } = mine[i]!;
+      const expected = [circuit.macsPerTile, circuit.tilesPerProof, circuit.tiling.maxRowBlocksLog2];
+      const actual = [onChain.macsPerTile, onChain.tilesPerProof, onChain.maxRowBlocksLog2].map(Number);
+      expected.push(circuit.tiling.maxColBlocksLog2);
+      actual.push(Number(onChain.maxColBlocksLog2));
+      if (expected.some((value, k) => value !== actual[k])) {
+        throw new Error(
+          `layer ${i} of the contract (macsPerTile, tilesPerProof, maxDr, maxDc = ${actual.join(", ")}) is not ` +
+            `circuit ${circuit.name} (${expected.join(", ")}); mine with the deployment's workload`,
+        );
+      }
     }
   }
 
@@ -349,62 +389,67 @@ export class Miner {
     const existing = this.state.jobs.find((job) => job.epoch === epoch && job.nonce === nonce);
     if (existing) return existing;
     const seed = await this.rpc("seedFor", () => this.contract.seedFor(this.address, epoch, nonce));
-    const { rowBlocksLog2: dr, colBlocksLog2: dc } = this.options.shape;
+    const shapes = this.options.layers.map((layer) => layer.shape);
+    const encoded = shapes.map(encodeShape);
     const [bond, macs] = await this.rpc("bondFor", () =>
-      Promise.all([this.contract.bondFor(dr, dc), this.contract.macsFor(dr, dc)]),
+      Promise.all([this.contract.bondFor(encoded), this.contract.macsFor(encoded)]),
     );
     const started = performance.now();
-    const { a, b } = await generateInputs(seed, this.work);
-    const gemmStarted = performance.now();
-    const c = await (this.options.computeOutputs ?? ((x, y) => this.runOnnx(x, y)))(a, b);
-    this.stats.macsPerSecond = Number(macs) / ((performance.now() - gemmStarted) / 1000);
-    const tree = await commitOutputs(c, this.work);
-    const outputsFile = `outputs-e${epoch}-n${nonce}.bin`;
-    writeFileAtomic(
-      path.join(this.options.stateDir, outputsFile),
-      new Uint8Array(c.buffer, c.byteOffset, c.byteLength),
-    );
+    const outputRoots: string[] = [];
+    const outputsFiles: string[] = [];
+    for (const [i, backend] of this.backends.entries()) {
+      const honest = () => backend.compute(seed);
+      const outputs = await (this.options.computeOutputs?.(i, seed, honest) ?? honest());
+      if (outputs.length !== backend.outputWords) {
+        throw new Error(
+          `layer ${i} (${backend.description}) computed ${outputs.length} words, not ${backend.outputWords}`,
+        );
+      }
+      outputRoots.push((await backend.commit(outputs)).root.toString());
+      const outputsFile = `outputs-e${epoch}-n${nonce}-l${i}.bin`;
+      writeFileAtomic(
+        path.join(this.options.stateDir, outputsFile),
+        new Uint8Array(outputs.buffer, outputs.byteOffset, outputs.byteLength),
+      );
+      outputsFiles.push(outputsFile);
+    }
+    const computeMs = performance.now() - started;
+    this.stats.macsPerSecond = Number(macs) / (computeMs / 1000);
     const job: Job = {
       epoch,
       nonce,
       seed: seed.toString(),
-      shape: this.options.shape,
+      shapes,
       stage: "computed",
-      outputRoot: tree.root.toString(),
-      outputsFile,
+      outputRoots,
+      outputsFiles,
       bond: bond.toString(),
       macs: macs.toString(),
-      timings: { computeMs: Math.round(performance.now() - started) },
+      timings: { computeMs: Math.round(computeMs) },
     };
     this.state.jobs.push(job);
     this.update(job, {});
     this.log(
-      `epoch ${epoch} nonce ${nonce}: computed ${this.work.m}×${this.work.n}×${this.work.k} in ${job.timings.computeMs} ms`,
+      `epoch ${epoch} nonce ${nonce}: computed ${this.backends.map((b) => b.description).join(" + ")} in ` +
+        `${job.timings.computeMs} ms`,
     );
     return job;
   }
 
-  private async runOnnx(a: Uint8Array, b: Uint8Array): Promise<Uint32Array> {
-    this.runner ??= await Fp8GemmRunner.create({
-      m: this.work.m,
-      n: this.work.n,
-      k: this.work.k,
-      executionProvider: this.options.executionProvider ?? "cpu",
-      allowSpinning: false,
-      onFallback: (message) => this.log(message),
-    });
-    return this.runner.run(a, b);
-  }
-
-  private loadOutputs(job: Job): Uint32Array {
-    const bytes = readFileSync(path.join(this.options.stateDir, job.outputsFile));
-    if (bytes.length !== 4 * this.work.m * this.work.n) throw new Error(`${job.outputsFile} has the wrong size`);
-    return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  /** A layer's outputs from the state directory, checked against the committed root. */
+  private async loadOutputs(job: Job, layer: number): Promise<{ outputs: Uint32Array; tree: OutputTree }> {
+    const file = job.outputsFiles[layer]!;
+    const bytes = readFileSync(path.join(this.options.stateDir, file));
+    const backend = this.backends[layer]!;
+    if (bytes.length !== 4 * backend.outputWords) throw new Error(`${file} has the wrong size`);
+    const outputs = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    const tree = await backend.commit(outputs);
+    if (tree.root.toString() !== job.outputRoots[layer]) throw new Error(`${file} does not match its committed root`);
+    return { outputs, tree };
   }
 
   /** Drives a job to its end: settled (proven) or lost. */
   private async advance(job: Job, signal?: AbortSignal): Promise<void> {
-    let tree: OutputTree | undefined;
     for (;;) {
       signal?.throwIfAborted();
       switch (job.stage) {
@@ -412,14 +457,9 @@ export class Miner {
         case "commit-sent":
           await this.commit(job);
           break;
-        case "committed": {
-          const c = this.loadOutputs(job);
-          tree ??= await commitOutputs(c, this.work);
-          if (tree.root.toString() !== job.outputRoot)
-            throw new Error(`outputs file of ${job.outputsFile} does not match its root`);
-          await this.makeProofs(job, c, tree, signal);
+        case "committed":
+          await this.makeProofs(job, signal);
           break;
-        }
         case "proofs-ready":
         case "prove-sent":
           await this.submitProofs(job);
@@ -463,13 +503,12 @@ export class Miner {
     const epochNow = Number(await this.rpc("currentEpoch", () => this.contract.currentEpoch()));
     if (epochNow > job.epoch + 1) return stale(epochNow);
     const started = performance.now();
-    const { rowBlocksLog2: dr, colBlocksLog2: dc } = job.shape;
     let receipt: TransactionReceipt;
     try {
       receipt = await this.send(
         "commit",
         async () => {
-          const args = [job.epoch, job.nonce, BigInt(job.outputRoot), dr, dc] as const;
+          const args = [job.epoch, job.nonce, job.outputRoots.map(BigInt), job.shapes.map(encodeShape)] as const;
           const estimate = await this.contract.commit.estimateGas(...args, { value: BigInt(job.bond) });
           // commit() also opens the current epoch; when an epoch starts between estimate and inclusion that costs
           // ≈ 25k more than estimated.
@@ -536,7 +575,8 @@ export class Miner {
     this.log(`commitment #${job.id}: ${why}; its bond of ${formatEther(job.bond)} is forfeited`);
   }
 
-  private async makeProofs(job: Job, c: Uint32Array, tree: OutputTree, signal?: AbortSignal): Promise<void> {
+  private async makeProofs(job: Job, signal?: AbortSignal): Promise<void> {
+    const layers = await Promise.all(job.outputsFiles.map((_, layer) => this.loadOutputs(job, layer)));
     const { challengeBlock, lastBlock } = this.deadline(job);
     const waitStarted = performance.now();
     const block = await this.waitForBlock(challengeBlock, signal);
@@ -547,17 +587,16 @@ export class Miner {
     const proofs: string[][] = [];
     const tasks = [];
     for (let j = 0; j < this.params.proofsPerCommitment; j++) {
+      // Proof j checks layer j mod L (DemleMining._verifyProofs).
+      const layer = j % layers.length;
       const challenge = await this.rpc("proofChallenge", () => this.contract.proofChallenge(id, j));
-      const { input } = await gemmProofInput({
-        work: this.work,
-        tilesPerProof: this.options.circuit.tilesPerProof,
-        c,
-        tree,
+      const input = await this.backends[layer]!.proofInput({
+        ...layers[layer]!,
         seed: BigInt(job.seed),
         challenge,
         miner: BigInt(this.address),
       });
-      tasks.push({ id: `${job.id}/${j}`, circuit: this.options.prover, input });
+      tasks.push({ id: `${job.id}/${j}`, circuit: this.options.layers[layer]!.prover, input });
     }
     // From here the proofs are in the pool's own queue, which the backlog estimate counts.
     this.releaseReservation?.();
@@ -693,7 +732,7 @@ export class Miner {
   }
 
   async release(): Promise<void> {
-    await this.runner?.release();
+    await Promise.all(this.backends.map((backend) => backend.release()));
   }
 }
 

@@ -6,9 +6,11 @@ import {IGroth16Verifier5} from "./IGroth16Verifier5.sol";
 
 /// @title IDemleMining
 /// @author DEMLE
-/// @notice Proof-of-useful-work mining of DEMLE: a miner reads a work seed, computes a seed-mode FP8 GEMM off-chain,
-/// commits the Poseidon Merkle root of its float32 outputs with a bond, and after a delay proves the output tiles
-/// chosen by a challenge that did not exist at commit time. Verified work mints DEMLE (per multiply-accumulate, with
+/// @notice Proof-of-useful-work mining of DEMLE: a miner reads a work seed, computes a seed-mode FP8 workload off-chain
+/// (one work per layer of the deployment's workload: GEMM, conv2d, batch normalisation, attention — each layer is one
+/// op with its own tile circuit and verifier), commits the Poseidon Merkle root of each layer's float32 outputs with a
+/// bond, and after a delay proves the output tiles chosen by a challenge that did not exist at commit time; the
+/// challenged tiles are spread over every layer. Verified work mints DEMLE (per multiply-accumulate, with
 /// halvings, up to the token's cap) and returns the bond; unproven work forfeits it. See docs/protocol.md.
 /// @dev The work, the commitment and the proof statement are specified in docs/circuits.md; the TypeScript reference
 /// is common/work.ts. Block numbers are used for every deadline.
@@ -21,24 +23,34 @@ interface IDemleMining {
         Slashed
     }
 
-    /// @notice Every parameter of the protocol, fixed at deployment.
-    /// @dev Tiling fields describe the circuit whose verifier is given to the constructor: `Fp8GemmSeedProof(NT, TM, TN,
-    /// K, MAX_DR, MAX_DC)` in circuits/gemm_seed.circom; the contract cannot read them from the verifier, so a mismatch
-    /// makes every proof fail (the circuit would check a different statement). Other fields are protocol choices.
-    /// @param tileRows TM: rows of an output tile.
-    /// @param tileCols TN: columns of an output tile.
-    /// @param depth K: the inner dimension of the GEMM; a tile is TM·TN·K multiply-accumulates (MACs).
+    /// @notice One layer of the workload: an op's seed-mode tile circuit, fixed at deployment.
+    /// @dev Every tile circuit (circuits/*_seed.circom) has the public inputs [outputRoot, seed, challenge, miner,
+    /// shape]. The grid fields repeat the circuit's parameters; the contract cannot read them from the verifier, so a
+    /// mismatch makes every proof of the layer fail (the circuit would check a different statement).
+    /// @param verifier The Groth16 verifier of the layer's circuit.
+    /// @param macsPerTile Work units of one output tile, the reward basis: multiply-accumulates for GEMM (TM·TN·K),
+    /// conv2d (pixels·channels·K) and attention (both products); one per output for batch normalisation.
+    /// @param tilesPerProof NT: tiles one proof checks.
     /// @param maxRowBlocksLog2 MAX_DR: the largest work has 2^MAX_DR row blocks (the Merkle tree reserves them).
     /// @param maxColBlocksLog2 MAX_DC: the largest work has 2^MAX_DC column blocks.
-    /// @param tilesPerProof NT: tiles one proof checks.
-    /// @param proofsPerCommitment P: proofs per commitment; each has its own challenge, so k = NT·P tiles are checked.
+    struct Layer {
+        IGroth16Verifier5 verifier;
+        uint64 macsPerTile;
+        uint32 tilesPerProof;
+        uint8 maxRowBlocksLog2;
+        uint8 maxColBlocksLog2;
+    }
+
+    /// @notice Every protocol parameter, fixed at deployment.
+    /// @param proofsPerCommitment P: proofs per commitment; proof j checks layer j mod L (L layers, P ≥ L) with its own
+    /// challenge, so k = Σ NT tiles are checked, every layer at least once.
     /// @param epochLength Blocks per epoch; epoch = block.number / epochLength. Work seeds change every epoch.
     /// @param challengeDelay D, in blocks: the challenge of a commitment made in block b is derived from
     /// blockhash(b + D), so it exists only from block b + D + 1 on.
     /// @param proofWindow W, in blocks: proofs are accepted in blocks b + D + 1 … b + D + W; from b + D + W + 1 the
     /// commitment can be slashed. D + W ≤ 250 keeps blockhash(b + D) readable (the EVM keeps 256 block hashes).
-    /// @param bondPerTile Native-coin (wei) bond per output tile of the committed work; the bond of a work with
-    /// 2^(dr+dc) tiles is bondPerTile·2^(dr+dc). Returned on a valid proof, forfeited otherwise.
+    /// @param bondPerTile Native-coin (wei) bond per output tile of the committed work; the bond of a commitment is
+    /// bondPerTile·Σ 2^(dr+dc) over its layers. Returned on a valid proof, forfeited otherwise.
     /// @param slashBountyBps Share of a forfeited bond (basis points) paid to whoever calls {slash}. The rest stays in
     /// this contract forever (no function can move it): it is burned, and counted in {burnedBonds}.
     /// @param initialRewardPerMac DEMLE (smallest unit) minted per verified MAC in epochs before the first halving.
@@ -48,12 +60,6 @@ interface IDemleMining {
     // does not apply; the fields are in documentation order.
     // solhint-disable-next-line gas-struct-packing
     struct Params {
-        uint32 tileRows;
-        uint32 tileCols;
-        uint32 depth;
-        uint8 maxRowBlocksLog2;
-        uint8 maxColBlocksLog2;
-        uint32 tilesPerProof;
         uint32 proofsPerCommitment;
         uint64 epochLength;
         uint64 challengeDelay;
@@ -65,28 +71,26 @@ interface IDemleMining {
         uint256 cap;
     }
 
-    /// @notice A miner's commitment to the outputs of one seed-mode work.
+    /// @notice A miner's commitment to the outputs of one seed-mode workload (a work per layer).
     /// @param miner The committing account; the only one that may prove, and the `miner` public input.
     /// @param epoch The epoch whose seed the work used.
-    /// @param rowBlocksLog2 dr: the work has 2^dr row blocks (M = TM·2^dr).
-    /// @param colBlocksLog2 dc: the work has 2^dc column blocks (N = TN·2^dc).
     /// @param status Committed, Proven or Slashed.
     /// @param nonce The miner's nonce in `epoch` that the seed was derived with.
     /// @param commitBlock The block of the commitment; the challenge comes from blockhash(commitBlock + D).
     /// @param bond The bond paid (wei).
-    /// @param outputRoot The Poseidon Merkle root of the work's outputs (a field element).
-    /// @param seed The work seed, {seedFor}(miner, epoch, nonce).
+    /// @param seed The work seed, {seedFor}(miner, epoch, nonce); every layer's work derives its inputs from it.
+    /// @param outputRoots Per layer, the Poseidon Merkle root of that layer's outputs (field elements).
+    /// @param shapes Per layer, the work shape dr + 256·dc: the layer's work has 2^dr × 2^dc tiles.
     struct Commitment {
         address miner;
         uint64 epoch;
-        uint8 rowBlocksLog2;
-        uint8 colBlocksLog2;
         Status status;
         uint64 nonce;
         uint64 commitBlock;
         uint128 bond;
-        uint256 outputRoot;
         uint256 seed;
+        uint256[] outputRoots;
+        uint16[] shapes;
     }
 
     // Events index ids, accounts and epochs (what a dashboard filters by), not amounts.
@@ -97,26 +101,24 @@ interface IDemleMining {
     /// @param seed Its seed: keccak256(blockhash(openingBlock − 1), epoch, this contract, chain id).
     event EpochOpened(uint64 indexed epoch, uint256 seed);
 
-    /// @notice A miner committed to the outputs of a work.
+    /// @notice A miner committed to the outputs of a workload.
     /// @param id The commitment id.
     /// @param miner The miner.
     /// @param epoch The epoch whose seed the work used.
     /// @param nonce The miner's nonce in that epoch.
-    /// @param outputRoot The committed output root.
     /// @param seed The work seed.
-    /// @param rowBlocksLog2 dr.
-    /// @param colBlocksLog2 dc.
-    /// @param macs MACs of the work (the reward basis): TM·TN·K·2^(dr+dc).
+    /// @param outputRoots The committed output root of each layer.
+    /// @param shapes Each layer's work shape, dr + 256·dc.
+    /// @param macs Work units of the commitment (the reward basis): Σ macsPerTile·2^(dr+dc) over the layers.
     /// @param bond The bond paid (wei).
     event Committed(
         uint256 indexed id,
         address indexed miner,
         uint64 indexed epoch,
         uint64 nonce,
-        uint256 outputRoot,
         uint256 seed,
-        uint8 rowBlocksLog2,
-        uint8 colBlocksLog2,
+        uint256[] outputRoots,
+        uint16[] shapes,
         uint256 macs,
         uint256 bond
     );
@@ -124,7 +126,7 @@ interface IDemleMining {
     /// @notice Every proof of a commitment verified: it is Proven.
     /// @param id The commitment id.
     /// @param miner The miner.
-    /// @param tilesChecked Output tiles the proofs checked: k = NT·P.
+    /// @param tilesChecked Output tiles the proofs checked: Σ over proofs of their layer's NT.
     /// @param macs MACs of the work.
     event ProofAccepted(uint256 indexed id, address indexed miner, uint256 tilesChecked, uint256 macs);
 
@@ -150,15 +152,21 @@ interface IDemleMining {
 
     /* solhint-enable gas-indexed-events */
 
-    /// @notice The constructor was given a verifier address without code.
+    /// @notice The constructor was given no layers, or more than {MAX_LAYERS}.
+    /// @param count The number of layers given.
+    error InvalidLayerCount(uint256 count);
+
+    /// @notice A layer's verifier address has no code.
+    /// @param layer The layer index.
     /// @param verifier The address given.
-    error InvalidVerifier(address verifier);
+    error InvalidVerifier(uint256 layer, address verifier);
 
-    /// @notice The tiling is impossible for Fp8GemmSeedProof: a zero dimension or NT, TM·TN > 112 (a leaf packs at
-    /// most 112 words), K > 2^18, or MAX_DR + MAX_DC > 64.
-    error InvalidTiling();
+    /// @notice A layer's grid is impossible: macsPerTile or NT is 0, MAX_DR or MAX_DC is 0, or MAX_DR + MAX_DC > 64.
+    /// @param layer The layer index.
+    error InvalidLayer(uint256 layer);
 
-    /// @notice proofsPerCommitment is 0 or above {MAX_PROOFS_PER_COMMITMENT}.
+    /// @notice proofsPerCommitment is 0, above {MAX_PROOFS_PER_COMMITMENT}, or below the number of layers (every layer
+    /// must be challenged).
     /// @param proofsPerCommitment The value given.
     error InvalidProofsPerCommitment(uint256 proofsPerCommitment);
 
@@ -170,14 +178,14 @@ interface IDemleMining {
     /// @param proofWindow W.
     error InvalidChallengeWindow(uint256 challengeDelay, uint256 proofWindow);
 
-    /// @notice bondPerTile is 0, or the bond of the largest work does not fit in 128 bits.
+    /// @notice bondPerTile is 0, or the bond of the largest workload does not fit in 128 bits.
     error InvalidBond();
 
     /// @notice slashBountyBps is above 10,000.
     /// @param slashBountyBps The value given.
     error InvalidSlashBounty(uint256 slashBountyBps);
 
-    /// @notice initialRewardPerMac is 0, or the reward of the largest work overflows.
+    /// @notice initialRewardPerMac is 0, or the reward of the largest workload overflows.
     error InvalidReward();
 
     /// @notice cap is 0.
@@ -197,18 +205,24 @@ interface IDemleMining {
     /// @param expected The miner's next nonce.
     error WrongNonce(uint64 nonce, uint64 expected);
 
-    /// @notice The work shape exceeds the circuit's grid.
-    /// @param rowBlocksLog2 dr given.
-    /// @param colBlocksLog2 dc given.
-    error ShapeTooLarge(uint256 rowBlocksLog2, uint256 colBlocksLog2);
+    /// @notice A commitment must give one output root and one shape per layer.
+    /// @param given The length of the array given.
+    /// @param required The number of layers.
+    error WrongLayerCount(uint256 given, uint256 required);
 
-    /// @notice The output root is not a field element (not below the BN254 scalar field modulus).
+    /// @notice A layer's work shape exceeds its circuit's grid (dr > MAX_DR or dc > MAX_DC).
+    /// @param layer The layer index.
+    /// @param shape The shape given, dr + 256·dc.
+    error ShapeTooLarge(uint256 layer, uint256 shape);
+
+    /// @notice An output root is not a field element (not below the BN254 scalar field modulus).
+    /// @param layer The layer index.
     /// @param outputRoot The value given.
-    error OutputRootOutOfField(uint256 outputRoot);
+    error OutputRootOutOfField(uint256 layer, uint256 outputRoot);
 
-    /// @notice msg.value is not the bond of the work.
+    /// @notice msg.value is not the bond of the workload.
     /// @param paid msg.value.
-    /// @param required {bondFor}(dr, dc).
+    /// @param required {bondFor}(shapes).
     error BondMismatch(uint256 paid, uint256 required);
 
     /// @notice The token supply has reached its cap: nothing is left to mine.
@@ -274,28 +288,27 @@ interface IDemleMining {
     /// @return seed Its seed.
     function openEpoch() external returns (uint64 epoch, uint256 seed);
 
-    /// @notice Commits to the outputs of the work with seed {seedFor}(msg.sender, epoch, nonce) and shape
-    /// 2^dr × 2^dc tiles, paying {bondFor}(dr, dc). Opens the current epoch if needed.
+    /// @notice Commits to the outputs of the workload with seed {seedFor}(msg.sender, epoch, nonce): for each layer,
+    /// its work of shape 2^dr × 2^dc tiles, paying {bondFor}(shapes). Opens the current epoch if needed.
     /// @dev Reverts with StaleEpoch unless epoch is the current or the previous one, EpochNotOpen if its seed was never
-    /// fixed, WrongNonce unless nonce is {nextNonce}(msg.sender, epoch) (which then increments), ShapeTooLarge,
-    /// OutputRootOutOfField, BondMismatch, or CapReached when the supply is at the cap. Emits {Committed}.
+    /// fixed, WrongNonce unless nonce is {nextNonce}(msg.sender, epoch) (which then increments), WrongLayerCount,
+    /// ShapeTooLarge, OutputRootOutOfField, BondMismatch, or CapReached when the supply is at the cap. Emits
+    /// {Committed}.
     /// @param epoch The epoch whose seed the work used.
     /// @param nonce The miner's next nonce in that epoch.
-    /// @param outputRoot The Poseidon Merkle root of the outputs (docs/circuits.md, "Output commitment").
-    /// @param rowBlocksLog2 dr ≤ maxRowBlocksLog2.
-    /// @param colBlocksLog2 dc ≤ maxColBlocksLog2.
+    /// @param outputRoots Per layer, the Poseidon Merkle root of its outputs (docs/circuits.md, "Output commitment").
+    /// @param shapes Per layer, dr + 256·dc with dr ≤ MAX_DR and dc ≤ MAX_DC of the layer.
     /// @return id The commitment id.
     function commit(
         uint64 epoch,
         uint64 nonce,
-        uint256 outputRoot,
-        uint8 rowBlocksLog2,
-        uint8 colBlocksLog2
+        uint256[] calldata outputRoots,
+        uint16[] calldata shapes
     ) external payable returns (uint256 id);
 
     /// @notice Proves a commitment with P Groth16 proofs, mints its reward (up to the cap) and returns its bond.
-    /// @dev Proof j must verify for the public inputs [outputRoot, seed, {proofChallenge}(id, j), uint160(miner),
-    /// dr + 256·dc]. Only the miner may call (NotMiner), in blocks commitBlock + D + 1 … commitBlock + D + W (TooEarly,
+    /// @dev Proof j is checked by the verifier of layer ℓ = j mod L against the public inputs [outputRoots[ℓ], seed,
+    /// {proofChallenge}(id, j), uint160(miner), shapes[ℓ]]. Only the miner may call (NotMiner), in blocks commitBlock + D + 1 … commitBlock + D + W (TooEarly,
     /// TooLate), once (AlreadySettled). Emits {ProofAccepted}, {RewardMinted} and {BondReturned}.
     /// @param id The commitment id.
     /// @param proofs P proofs, each as [a0, a1, b00, b01, b10, b11, c0, c1] in the order of snarkjs'
@@ -312,11 +325,16 @@ interface IDemleMining {
     /// @return The DEMLE token, deployed by this contract's constructor.
     function token() external view returns (IDemleToken);
 
-    /// @notice The Groth16 verifier of the tile circuit.
-    /// @return The verifier.
-    function verifier() external view returns (IGroth16Verifier5);
+    /// @notice The number of layers of the workload.
+    /// @return L.
+    function layerCount() external view returns (uint256);
 
-    /// @notice Every parameter, as given to the constructor.
+    /// @notice A layer of the workload, as given to the constructor.
+    /// @param index The layer index, below {layerCount}.
+    /// @return The layer.
+    function layer(uint256 index) external view returns (Layer memory);
+
+    /// @notice Every protocol parameter, as given to the constructor.
     /// @return The parameters.
     function params() external view returns (Params memory);
 
@@ -343,8 +361,8 @@ interface IDemleMining {
     /// @return The seed, a field element.
     function seedFor(address miner, uint64 epoch, uint64 nonce) external view returns (uint256);
 
-    /// @notice The challenge of a commitment: keccak256(abi.encode(blockhash(commitBlock + D), id, miner, outputRoot))
-    /// mod p. Reverts with ChallengeNotReady before block commitBlock + D + 1 and ChallengeExpired once the block hash
+    /// @notice The challenge of a commitment: keccak256(abi.encode(blockhash(commitBlock + D), id, miner,
+    /// outputRoots)) mod p. Reverts with ChallengeNotReady before block commitBlock + D + 1 and ChallengeExpired once the block hash
     /// is no longer readable.
     /// @param id The commitment id.
     /// @return The challenge, a field element.
@@ -365,22 +383,23 @@ interface IDemleMining {
     /// @return The count.
     function commitmentCount() external view returns (uint256);
 
-    /// @notice DEMLE minted per verified MAC for work of `epoch`: initialRewardPerMac >> (epoch / halvingEpochs).
+    /// @notice DEMLE minted per verified work unit (MAC) for work of `epoch`: initialRewardPerMac >> (epoch /
+    /// halvingEpochs).
     /// @param epoch The work's epoch.
     /// @return The reward per MAC (smallest unit).
     function rewardPerMac(uint64 epoch) external view returns (uint256);
 
-    /// @notice The bond of a work of 2^dr × 2^dc tiles: bondPerTile · 2^(dr+dc). Reverts with ShapeTooLarge.
-    /// @param rowBlocksLog2 dr.
-    /// @param colBlocksLog2 dc.
+    /// @notice The bond of a workload with these layer shapes: bondPerTile · Σ 2^(dr+dc). Reverts with
+    /// WrongLayerCount or ShapeTooLarge.
+    /// @param shapes Per layer, dr + 256·dc.
     /// @return The bond (wei).
-    function bondFor(uint8 rowBlocksLog2, uint8 colBlocksLog2) external view returns (uint256);
+    function bondFor(uint16[] calldata shapes) external view returns (uint256);
 
-    /// @notice MACs of a work of 2^dr × 2^dc tiles: TM·TN·K · 2^(dr+dc). Reverts with ShapeTooLarge.
-    /// @param rowBlocksLog2 dr.
-    /// @param colBlocksLog2 dc.
-    /// @return The number of multiply-accumulates.
-    function macsFor(uint8 rowBlocksLog2, uint8 colBlocksLog2) external view returns (uint256);
+    /// @notice Work units (MACs) of a workload with these layer shapes: Σ macsPerTile · 2^(dr+dc). Reverts with
+    /// WrongLayerCount or ShapeTooLarge.
+    /// @param shapes Per layer, dr + 256·dc.
+    /// @return The number of work units.
+    function macsFor(uint16[] calldata shapes) external view returns (uint256);
 
     /// @notice Total wei of forfeited bonds locked in this contract for good (slashed bonds minus bounties paid).
     /// @return The amount (wei).

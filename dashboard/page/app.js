@@ -119,7 +119,7 @@
       `chain ${c.chainId} · block ${head ? intFmt.format(head.block) : "?"}` +
       (head ? ` (${clock(head.time)})` : "") +
       ` · epoch ${epoch} · DemleMining ${c.mining} · token ${c.token} · ` +
-      `${p.tileRows}×${p.tileCols}×${p.depth} tiles, k = ${p.tilesPerProof * p.proofsPerCommitment}, ` +
+      `${c.layers.length} layer(s), ${p.proofsPerCommitment} proofs per commitment, ` +
       `${p.epochLength}-block epochs, proof window ${p.challengeDelay + 1}…${p.challengeDelay + p.proofWindow} blocks`;
   }
 
@@ -245,6 +245,14 @@
     );
   }
 
+  /** "257,3" (dr + 256·dc per layer) → "2^1×2^1 + 2^3×2^0". */
+  function describeShapes(shapes) {
+    return String(shapes)
+      .split(",")
+      .map((s) => `2^${Number(s) % 256}×2^${Math.floor(Number(s) / 256)}`)
+      .join(" + ");
+  }
+
   function describe(e) {
     const a = e.args;
     switch (e.name) {
@@ -252,7 +260,7 @@
         return `epoch ${a.epoch} opened (seed ${a.seed.slice(0, 10)}…)`;
       case "Committed":
         return (
-          `${short(a.miner)} committed #${a.id}: epoch ${a.epoch}, 2^${a.rowBlocksLog2}×2^${a.colBlocksLog2} tiles, ` +
+          `${short(a.miner)} committed #${a.id}: epoch ${a.epoch}, ${describeShapes(a.shapes)} tiles, ` +
           `${formatInt(a.macs)} MACs, bond ${formatTokens(a.bond)} ETH`
         );
       case "ProofAccepted":
