@@ -332,14 +332,23 @@ export class Miner {
   /**
    * Admission control: commit only work the prover can prove in time. The pool's backlog (queued, running and
    * reserved proofs, including other miners sharing it) plus this commitment's proofs must fit in half the proof
-   * window at the block rate this miner has observed; otherwise it skips this epoch and says so. Without a measured
-   * proof time or block rate yet, it admits (the first commitment calibrates both).
+   * window at the block rate this miner has observed; otherwise it skips this epoch and says so. Before the pool has
+   * timed a proof, it admits only when the pool is idle (that commitment calibrates the estimate); before a block
+   * rate is known, the backlog is not compared.
    */
   private async admit(): Promise<boolean> {
     const proofs = this.params.proofsPerCommitment;
     const provider = this.options.signer.provider!;
     this.blockClock.observe(await this.rpc("getBlockNumber", () => provider.getBlockNumber()));
-    const backlogMs = this.options.pool.backlogMs(proofs);
+    const { pool } = this.options;
+    const backlogMs = pool.backlogMs(proofs);
+    if (backlogMs === undefined && pool.pendingTasks > 0) {
+      this.stats.commitmentsDeferred++;
+      this.log(
+        `skipping this epoch: the prover has ${pool.pendingTasks} proof(s) pending and no proof time measured yet`,
+      );
+      return false;
+    }
     const msPerBlock = this.blockClock.msPerBlock();
     const budgetMs = msPerBlock === undefined ? undefined : this.params.proofWindow * msPerBlock * ADMISSION_SHARE;
     if (backlogMs !== undefined && budgetMs !== undefined && backlogMs > budgetMs) {
@@ -351,7 +360,7 @@ export class Miner {
       );
       return false;
     }
-    this.releaseReservation = this.options.pool.reserve(proofs);
+    this.releaseReservation = pool.reserve(proofs);
     return true;
   }
 

@@ -176,6 +176,11 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
     };
   }
 
+  /** Tasks queued, running or reserved. */
+  get pendingTasks(): number {
+    return this.#counts.queued + this.#counts.running + this.#reserved;
+  }
+
   /**
    * Estimated ms until the pool has finished everything queued, running and reserved plus `extraTasks` more: tasks ÷
    * workers × the median worker time of the last successful tasks. Undefined before any task has succeeded.
@@ -184,7 +189,7 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
     if (this.#recentTaskMs.length === 0) return undefined;
     const sorted = [...this.#recentTaskMs].sort((x, y) => x - y);
     const median = sorted[Math.floor(sorted.length / 2)]!;
-    const tasks = this.#counts.queued + this.#counts.running + this.#reserved + extraTasks;
+    const tasks = this.pendingTasks + extraTasks;
     return Math.ceil(tasks / this.workers) * median;
   }
 

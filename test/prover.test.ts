@@ -250,6 +250,10 @@ describe("prover pool", () => {
     const fresh = new ProverPool({ workers: 2 });
     try {
       expect(fresh.backlogMs(4)).toBeUndefined();
+      const held = fresh.reserve(2);
+      expect(fresh.pendingTasks).toBe(2);
+      held();
+      expect(fresh.pendingTasks).toBe(0);
       const done = await fresh.prove(task("measured", 3, 5));
       const perTask = done.timings.workerMs;
       expect(fresh.backlogMs(4)).toBe(2 * perTask);
