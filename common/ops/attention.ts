@@ -195,9 +195,12 @@ export interface AttentionOutputs {
 function assertOutputs(outputs: AttentionOutputs, work: AttentionWork): void {
   const rows = work.heads * work.queries;
   const { headDim: d, keys: l } = work.tiling;
-  if (outputs.words.length !== rows * d) throw new RangeError(`expected ${rows * d} words, got ${outputs.words.length}`);
-  if (outputs.scores.length !== rows * l) throw new RangeError(`expected ${rows * l} scores, got ${outputs.scores.length}`);
-  if (outputs.pCodes.length !== rows * l) throw new RangeError(`expected ${rows * l} P codes, got ${outputs.pCodes.length}`);
+  if (outputs.words.length !== rows * d)
+    throw new RangeError(`expected ${rows * d} words, got ${outputs.words.length}`);
+  if (outputs.scores.length !== rows * l)
+    throw new RangeError(`expected ${rows * l} scores, got ${outputs.scores.length}`);
+  if (outputs.pCodes.length !== rows * l)
+    throw new RangeError(`expected ${rows * l} P codes, got ${outputs.pCodes.length}`);
 }
 
 /** Offset of tile (r, c)'s first row in the head-major row order. */
@@ -258,7 +261,7 @@ const ONE = 1n << WORK_PREC;
  * Arguments of 64 or more give 0 (the true value is below 2^-92, far inside the 1-unit bound after the softmax's
  * own tolerance; see expInterval).
  */
-function expNeg(x: bigint, f: number): bigint {
+export function expNegReference(x: bigint, f: number): bigint {
   if (x < 0n) throw new RangeError(`expNeg needs x ≥ 0, got ${x}`);
   if (x >= 64n << BigInt(f)) return 0n;
   // y = x·2^-(f+6) < 1; exp(−y) by Taylor (floor at every step, ≤ 2 units of 2^-WORK_PREC error per term).
@@ -287,7 +290,7 @@ export function softmaxInterval(scores: readonly bigint[], visible: readonly boo
   if (shown.length === 0) throw new RangeError("a softmax row needs at least one visible key");
   const max = shown.reduce((a, b) => (b > a ? b : a));
   // e_j within ±2 units (expNeg's 1 unit plus the rounding of >> (WORK_PREC − PREC)).
-  const e = scores.map((score, j) => (visible[j] ? expNeg(max - score, f) : 0n));
+  const e = scores.map((score, j) => (visible[j] ? expNegReference(max - score, f) : 0n));
   const count = BigInt(shown.length);
   const z = e.reduce((a, b) => a + b, 0n);
   const zLo = z - 2n * count;
