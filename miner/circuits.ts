@@ -6,7 +6,7 @@
 import path from "node:path";
 import { compileCircuit, REPO_ROOT, type CompiledCircuit } from "../circuits/compile.js";
 import type { GemmTiling, TileGrid, WorkShape } from "../common/work.js";
-import { CONV_DEMO_TILING, CONV_PRODUCTION_TILING, defineConvWork, type ConvTiling } from "../common/ops/conv.js";
+import { CONV_DEMO_TILING, CONV_PRODUCTION_TILING, type ConvTiling } from "../common/ops/conv.js";
 import { committedSetup } from "../audit/committed.js";
 import { setupCircuit, type CircuitSetup } from "../prover/setup.js";
 import type { LogFn } from "../prover/snarkjs-runtime.js";
@@ -30,8 +30,9 @@ export type MiningCircuit =
   | (CircuitBase & { readonly op: "conv2d"; readonly tiling: ConvTiling });
 
 const gemmMacsPerTile = (t: GemmTiling) => t.tileRows * t.tileCols * t.depth;
+/** A conv tile is one output row (Wo pixels) × TN channels, each a dot product of K = (Cin / G)·kh·kw. */
 const convMacsPerTile = (t: ConvTiling) =>
-  t.outWidth * t.tileChannels * defineConvWork(t, { rowBlocksLog2: t.outHeightLog2, colBlocksLog2: 0 }).depth;
+  t.outWidth * t.tileChannels * (t.inChannels / t.groups) * t.kernelHeight * t.kernelWidth;
 
 const GEMM_DEMO: GemmTiling = { tileRows: 2, tileCols: 2, depth: 16, maxRowBlocksLog2: 3, maxColBlocksLog2: 3 };
 const GEMM_PRODUCTION: GemmTiling = { tileRows: 8, tileCols: 8, depth: 64, maxRowBlocksLog2: 10, maxColBlocksLog2: 10 };

@@ -1,5 +1,5 @@
 // End to end on an in-process chain: real miners (ONNX Runtime, Poseidon commitments, the prover pool, real proofs)
-// against a real deployment of DemleMining with the demo circuit's verifier.
+// against a real deployment of DemleMining with the demo workload: one layer per op, each with its circuit's verifier.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -7,7 +7,7 @@ import hre from "hardhat";
 import { Contract, NonceManager, type Signer } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../miner/artifacts.js";
-import { MINING_CIRCUITS, prepareCircuit, type PreparedCircuit } from "../miner/circuits.js";
+import { MINING_WORKLOADS, prepareWorkload, type PreparedCircuit } from "../miner/circuits.js";
 import { deployDemle, miningParams, type Deployment, type MiningParams } from "../miner/deploy.js";
 import { setIntervalMining } from "../miner/hardhat.js";
 import { Miner, type Job } from "../miner/miner.js";
@@ -15,8 +15,10 @@ import { ProverPool } from "../prover/pool.js";
 
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;
 
-describe("miners on an in-process chain", () => {
-  let prepared: PreparedCircuit;
+const WORKLOAD = MINING_WORKLOADS.demo;
+
+describe(`miners on an in-process chain (${WORKLOAD.map((l) => l.circuit.op).join(" + ")})`, () => {
+  let prepared: PreparedCircuit[];
   let connection: Connection;
   let deployment: Deployment;
   let params: MiningParams;
@@ -26,17 +28,22 @@ describe("miners on an in-process chain", () => {
   let mining: Contract;
   let token: Contract;
   const stateRoot = mkdtempSync(path.join(os.tmpdir(), "demle-e2e-"));
-  const shape = { rowBlocksLog2: 3, colBlocksLog2: 3 };
 
   beforeAll(async () => {
-    prepared = await prepareCircuit(MINING_CIRCUITS.demo, () => {});
+    prepared = await prepareWorkload(WORKLOAD, () => {});
     await hre.tasks.getTask("build").run({ quiet: true });
     connection = await hre.network.create();
     await setIntervalMining(connection.provider, 200);
     signers = (await connection.ethers.getSigners()) as unknown as Signer[];
     // Epochs and windows long enough that a loaded CI machine still commits and proves in time.
-    params = miningParams(prepared, { proofsPerCommitment: 2, epochLength: 100, challengeDelay: 2, proofWindow: 200 });
-    deployment = await deployDemle(signers[0]!, prepared, params);
+    // One proof per layer, so every op is proven in every commitment.
+    params = miningParams({
+      proofsPerCommitment: WORKLOAD.length,
+      epochLength: 100,
+      challengeDelay: 2,
+      proofWindow: 200,
+    });
+    deployment = await deployDemle(signers[0]!, "demo", prepared, params);
     abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
     mining = new Contract(deployment.mining, abi, connection.ethers.provider);
     token = new Contract(
@@ -57,16 +64,14 @@ describe("miners on an in-process chain", () => {
     index: number,
     options: {
       onJob?: (job: Job) => void;
-      computeOutputs?: (a: Uint8Array, b: Uint8Array) => Promise<Uint32Array>;
+      computeOutputs?: (layer: number, seed: bigint, honest: () => Promise<Uint32Array>) => Promise<Uint32Array>;
     } = {},
   ) {
     return new Miner({
       contract: deployment.mining,
       signer: new NonceManager(signers[index]!),
-      circuit: MINING_CIRCUITS.demo,
-      prover: prepared.setup.prover,
+      layers: WORKLOAD.map((layer, i) => ({ ...layer, prover: prepared[i]!.setup.prover })),
       pool,
-      shape,
       stateDir: path.join(stateRoot, `miner${index}`),
       pollMs: 100,
       ...(options.computeOutputs ? { computeOutputs: options.computeOutputs } : {}),
@@ -76,11 +81,13 @@ describe("miners on an in-process chain", () => {
     });
   }
 
-  /** MACs of the work times the reward per MAC, computed here from the parameters (no halving yet). */
+  /** Work units of every layer's work times the reward per unit (no halving yet), from the circuits' tilings. */
   const expectedReward = () =>
-    BigInt(params.tileRows * params.tileCols * params.depth) *
-    2n ** BigInt(shape.rowBlocksLog2 + shape.colBlocksLog2) *
-    params.initialRewardPerMac;
+    WORKLOAD.reduce(
+      (sum, { circuit, shape }) =>
+        sum + BigInt(circuit.macsPerTile) * 2n ** BigInt(shape.rowBlocksLog2 + shape.colBlocksLog2),
+      0n,
+    ) * params.initialRewardPerMac;
 
   async function commitmentsOf(address: string): Promise<bigint[]> {
     const events = await mining.queryFilter(mining.filters.Committed!(null, address));
@@ -106,12 +113,10 @@ describe("miners on an in-process chain", () => {
       const index = { computed: 3, committed: 4, "proofs-ready": 5 }[stage];
       const address = await signers[index]!.getAddress();
       let computations = 0;
-      const computeOutputs = async (a: Uint8Array, b: Uint8Array) => {
+      const computeOutputs = (_layer: number, _seed: bigint, honest: () => Promise<Uint32Array>) => {
         computations++;
-        return honest.run(a, b);
+        return honest();
       };
-      const { Fp8GemmRunner } = await import("../miner/gemm.js");
-      const honest = await Fp8GemmRunner.create({ m: 16, n: 16, k: 16 });
       const abort = new AbortController();
       const first = miner(index, { computeOutputs, onJob: (job) => job.stage === stage && abort.abort() });
       await first.init(abi);
@@ -122,7 +127,9 @@ describe("miners on an in-process chain", () => {
       expect(stopped).toMatch(/abort/i);
       const killedAt = first.jobs()[0]!;
       expect(killedAt.stage).toBe(stage);
-      const outputsMtime = statSync(path.join(stateRoot, `miner${index}`, killedAt.outputsFile)).mtimeMs;
+      const outputsMtimes = killedAt.outputsFiles.map(
+        (file) => statSync(path.join(stateRoot, `miner${index}`, file)).mtimeMs,
+      );
 
       const second = miner(index, { computeOutputs });
       await second.init(abi);
@@ -130,20 +137,26 @@ describe("miners on an in-process chain", () => {
       const job = second.jobs()[0]!;
       expect(job.stage).toBe("settled");
       expect(second.jobs()).toHaveLength(1);
-      expect(computations).toBe(1);
-      expect(statSync(path.join(stateRoot, `miner${index}`, job.outputsFile)).mtimeMs).toBe(outputsMtime);
+      expect(computations).toBe(WORKLOAD.length);
+      expect(job.outputsFiles.map((file) => statSync(path.join(stateRoot, `miner${index}`, file)).mtimeMs)).toEqual(
+        outputsMtimes,
+      );
       expect(await commitmentsOf(address)).toEqual([BigInt(job.id!)]);
       expect(await token.getFunction("balanceOf")(address)).toBe(expectedReward());
-      await honest.release();
+      await first.release();
+      await second.release();
     },
     300_000,
   );
 
-  it("a miner whose committed outputs are wrong everywhere cannot prove, and loses its bond to a slash", async () => {
+  it("a miner whose GEMM outputs are wrong everywhere cannot prove, and loses its bond to a slash", async () => {
     const index = 6;
     const address = await signers[index]!.getAddress();
-    // Every output 10^6: far outside the contract for these inputs (|C| ≤ 16·448² ≈ 3.2·10^6 only with T ≈ that).
-    const cheater = miner(index, { computeOutputs: async () => new Uint32Array(16 * 16).fill(0x49742400) });
+    // Layer 0 (GEMM): every output 10^6, far outside the contract for these inputs (|C| ≤ 16·448² ≈ 3.2·10^6 only
+    // with T ≈ that); the other layers are honest.
+    const cheater = miner(index, {
+      computeOutputs: async (layer, _seed, honest) => (layer === 0 ? (await honest()).fill(0x49742400) : honest()),
+    });
     await cheater.init(abi);
     await cheater.run(1).catch(() => {});
     const job = cheater.jobs()[0]!;
