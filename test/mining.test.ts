@@ -1,12 +1,15 @@
-// DemleMining end to end on Hardhat 3's in-process network, with a REAL Groth16 verifier: the seed-mode circuit
-// Fp8GemmSeedProof(NT = 1, 2×2 tiles, K = 8, grid ≤ 4×4) and P = 2 proofs per commitment, so k = 2 tiles are checked.
-// Work is generated from the on-chain seed with common/work.ts, outputs are exact sums rounded once to float32, and
-// proofs come from snarkjs. The fixture proves once; tests revert to an EVM snapshot taken after the challenge exists.
+// DemleMining end to end on Hardhat 3's in-process network, with a REAL Groth16 verifier: a workload of L = 2 layers,
+// both the seed-mode circuit Fp8GemmSeedProof(NT = 1, 2×2 tiles, K = 8, grid ≤ 4×4) but with different shapes (4×2
+// and 1×4 tiles), and P = 2 proofs per commitment, so proof j checks layer j mod 2 and k = 2 tiles are checked (one
+// per layer). Work is generated from the on-chain seed with common/work.ts, outputs are exact sums rounded once to
+// float32, and proofs come from snarkjs. The fixture proves once; tests revert to an EVM snapshot taken after the
+// challenge exists. A P = 4 deployment (two proofs per layer) is proven too.
 import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import {
   AbiCoder,
   ContractFactory,
+  Interface,
   ZeroAddress,
   keccak256,
   parseEther,
@@ -15,7 +18,6 @@ import {
   type ContractRunner,
   type ContractTransactionReceipt,
   type ContractTransactionResponse,
-  type Interface,
 } from "ethers";
 import * as snarkjs from "snarkjs";
 import type { Groth16Proof } from "snarkjs";
@@ -33,7 +35,9 @@ import {
   gemmProofInput,
   generateInputs,
   type GemmTiling,
+  type GemmWork,
   type OutputTree,
+  type WorkShape,
 } from "../common/work.js";
 import { setupCircuit, type CircuitSetup } from "../prover/setup.js";
 import { terminateBn128Curve } from "../prover/snarkjs-runtime.js";
@@ -51,25 +55,35 @@ enum Status {
   Slashed = 3,
 }
 
+/** IDemleMining.Layer, as the constructor takes it and layer(i) returns it. */
+interface Layer {
+  verifier: string;
+  macsPerTile: bigint;
+  tilesPerProof: bigint;
+  maxRowBlocksLog2: bigint;
+  maxColBlocksLog2: bigint;
+}
+
 interface CommitmentView {
   miner: string;
   epoch: bigint;
-  rowBlocksLog2: bigint;
-  colBlocksLog2: bigint;
   status: bigint;
   nonce: bigint;
   commitBlock: bigint;
   bond: bigint;
-  outputRoot: bigint;
   seed: bigint;
+  outputRoots: bigint[];
+  shapes: bigint[];
 }
 
 /** Typed view of DemleMining (the project has no typechain). */
 type Mining = Omit<BaseContract, "connect"> & {
   connect(runner: ContractRunner): Mining;
   FIELD_MODULUS(): Promise<bigint>;
+  MAX_LAYERS(): Promise<bigint>;
   token(): Promise<string>;
-  verifier(): Promise<string>;
+  layerCount(): Promise<bigint>;
+  layer(index: bigint): Promise<Layer & { toObject(): Layer }>;
   params(): Promise<{ toObject(): Record<string, bigint> }>;
   currentEpoch(): Promise<bigint>;
   epochSeed(epoch: bigint): Promise<bigint>;
@@ -80,11 +94,11 @@ type Mining = Omit<BaseContract, "connect"> & {
   commitments(id: bigint): Promise<CommitmentView & { toObject(): CommitmentView }>;
   commitmentCount(): Promise<bigint>;
   rewardPerMac(epoch: bigint): Promise<bigint>;
-  bondFor(dr: number, dc: number): Promise<bigint>;
-  macsFor(dr: number, dc: number): Promise<bigint>;
+  bondFor(shapes: bigint[]): Promise<bigint>;
+  macsFor(shapes: bigint[]): Promise<bigint>;
   burnedBonds(): Promise<bigint>;
   openEpoch: (() => Tx) & { staticCall(): Promise<[bigint, bigint]> };
-  commit(epoch: bigint, nonce: bigint, outputRoot: bigint, dr: number, dc: number, o?: { value: bigint }): Tx;
+  commit(epoch: bigint, nonce: bigint, outputRoots: bigint[], shapes: bigint[], o?: { value: bigint }): Tx;
   prove(id: bigint, proofs: ProofWords[]): Tx;
   slash(id: bigint): Tx;
 };
@@ -104,14 +118,21 @@ type Verifier = BaseContract & {
 
 const P = FIELD_MODULUS;
 
-/** The demo parameters for the test circuit (docs/protocol.md lists production values). */
+/** The test circuit's tiling: every layer of the test workload uses it. */
+const TILING: GemmTiling = { tileRows: 2, tileCols: 2, depth: 8, maxRowBlocksLog2: 2, maxColBlocksLog2: 2 };
+const TILES_PER_PROOF = 1;
+const MACS_PER_TILE = BigInt(TILING.tileRows * TILING.tileCols * TILING.depth); // 32
+/** The workload's shapes: layer 0 has 4×2 tiles, layer 1 1×4 (its shape input uses the dc byte). */
+const SHAPES: readonly WorkShape[] = [
+  { rowBlocksLog2: 2, colBlocksLog2: 1 },
+  { rowBlocksLog2: 0, colBlocksLog2: 2 },
+];
+const L = SHAPES.length;
+const WORKS: readonly GemmWork[] = SHAPES.map((shape) => defineWork(TILING, shape));
+const SHAPE_WORDS = SHAPES.map(encodeShape); // [2, 512]
+
+/** The demo parameters for the test workload (docs/protocol.md lists production values). */
 const PARAMS = {
-  tileRows: 2n,
-  tileCols: 2n,
-  depth: 8n,
-  maxRowBlocksLog2: 2n,
-  maxColBlocksLog2: 2n,
-  tilesPerProof: 1n,
   proofsPerCommitment: 2n,
   epochLength: 100n,
   challengeDelay: 5n,
@@ -123,47 +144,59 @@ const PARAMS = {
   cap: parseEther("21000000"),
 };
 type Params = typeof PARAMS;
-/** The circuit's tiling, from the same parameters the contract gets. */
-const TILING: GemmTiling = {
-  tileRows: Number(PARAMS.tileRows),
-  tileCols: Number(PARAMS.tileCols),
-  depth: Number(PARAMS.depth),
-  maxRowBlocksLog2: Number(PARAMS.maxRowBlocksLog2),
-  maxColBlocksLog2: Number(PARAMS.maxColBlocksLog2),
-};
-const SHAPE = { rowBlocksLog2: 2, colBlocksLog2: 1 } as const;
-const WORK = defineWork(TILING, SHAPE);
-const DR = SHAPE.rowBlocksLog2;
-const DC = SHAPE.colBlocksLog2;
 const D = PARAMS.challengeDelay;
 const W = PARAMS.proofWindow;
-const TILES = 2n ** BigInt(DR + DC);
-const MACS = TILES * PARAMS.tileRows * PARAMS.tileCols * PARAMS.depth; // 256
-const BOND = TILES * PARAMS.bondPerTile;
+const TILES = SHAPES.map((s) => 2n ** BigInt(s.rowBlocksLog2 + s.colBlocksLog2)); // [8, 4]
+const TOTAL_TILES = TILES.reduce((a, b) => a + b); // 12
+const MACS = TOTAL_TILES * MACS_PER_TILE; // 384
+const BOND = TOTAL_TILES * PARAMS.bondPerTile;
 const REWARD = MACS * PARAMS.initialRewardPerMac; // epoch 0
+/** The smallest workload (one tile per layer), for commitments whose roots do not matter. */
+const SMALL_SHAPES = [0n, 0n];
+const SMALL_ROOTS = [7n, 8n];
+const SMALL_BOND = BigInt(L) * PARAMS.bondPerTile;
 
 const coder = AbiCoder.defaultAbiCoder();
+const PANIC = Interface.from(["error Panic(uint256 code)"]);
 const exportSolidityCallData = (
   snarkjs.groth16 as unknown as {
     exportSolidityCallData(proof: Groth16Proof, publicSignals: readonly string[]): Promise<string>;
   }
 ).exportSolidityCallData;
 
-interface Work {
-  readonly seed: bigint;
+interface LayerWork {
+  readonly work: GemmWork;
   readonly c: Uint32Array;
   readonly tree: OutputTree;
 }
 
-async function honestWork(seed: bigint): Promise<Work> {
-  const { a, b } = await generateInputs(seed, WORK);
-  const c = honestOutputs(a, b, WORK.m, WORK.n, WORK.k);
-  return { seed, c, tree: await commitOutputs(c, WORK) };
+/** The outputs of every layer for one seed. */
+interface Workload {
+  readonly seed: bigint;
+  readonly layers: readonly LayerWork[];
+  readonly roots: bigint[];
+}
+
+async function honestLayer(seed: bigint, layer: number): Promise<LayerWork> {
+  const work = WORKS[layer]!;
+  const { a, b } = await generateInputs(seed, work);
+  const c = honestOutputs(a, b, work.m, work.n, work.k);
+  return { work, c, tree: await commitOutputs(c, work) };
+}
+
+function workload(seed: bigint, layers: readonly LayerWork[]): Workload {
+  return { seed, layers, roots: layers.map((l) => l.tree.root) };
+}
+
+async function honestWorkload(seed: bigint): Promise<Workload> {
+  const layers: LayerWork[] = [];
+  for (let l = 0; l < L; l++) layers.push(await honestLayer(seed, l));
+  return workload(seed, layers);
 }
 
 const gasUsed: Record<string, bigint> = {};
 
-describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", () => {
+describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NT·P = 1·2 tiles)", () => {
   let connection: Connection;
   let ethers: Connection["ethers"];
   let deployer: HardhatEthersSigner;
@@ -172,16 +205,20 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
   let setup: CircuitSetup;
   let verifier: Verifier;
   let verifierAddress: string;
+  let layers: Layer[];
   let mining: Mining;
   let miningAddress: string;
   let token: Token;
   let epoch0: bigint;
   let openReceipt: ContractTransactionReceipt;
   let commitReceipts: ContractTransactionReceipt[];
-  let works: Work[];
+  let works: Workload[];
   let proofs0: ProofWords[];
   let proofOtherTile: ProofWords;
   let otherChallenge: bigint;
+  /** Valid proofs of commitment 0 with the wrong layer's root and shape: layer 0's for index 1, layer 1's for 0. */
+  let proofLayer0ForIndex1: ProofWords;
+  let proofLayer1ForIndex0: ProofWords;
   let snapshot: string;
 
   const request = (method: string, params: unknown[] = []) => connection.provider.request({ method, params });
@@ -202,29 +239,45 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     return receipt;
   }
 
-  /** The events of `contract` in a receipt, as [name, args]. */
+  /** The events of `contract` in a receipt, as [name, args] (array arguments as plain arrays). */
   function eventsOf(receipt: ContractTransactionReceipt, contract: { interface: Interface }, address: string) {
     return receipt.logs
       .filter((log) => log.address === address)
       .map((log) => {
         const parsed = contract.interface.parseLog(log);
         if (parsed === null) throw new Error(`unparsed log from ${address}`);
-        return [parsed.name, [...parsed.args]] as [string, unknown[]];
+        return [parsed.name, parsed.args.toArray(true)] as [string, unknown[]];
       });
   }
 
-  async function deployMining(params: Params): Promise<Mining> {
-    return (await ethers.deployContract("DemleMining", [verifierAddress, params], deployer)) as unknown as Mining;
+  /** A commitment as a plain object (its arrays as plain arrays). */
+  async function commitmentOf(contract: Mining, id: bigint): Promise<CommitmentView> {
+    const c = await contract.commitments(id);
+    return { ...c.toObject(), outputRoots: [...c.outputRoots], shapes: [...c.shapes] };
   }
 
-  /** A Groth16 proof of tile(s) chosen by `challenge` for `miner`, as prove() takes it. */
-  async function proveTile(work: Work, challenge: bigint, minerAddress: string): Promise<ProofWords> {
+  const layerOf = (address: string, change: Partial<Layer> = {}): Layer => ({
+    verifier: address,
+    macsPerTile: MACS_PER_TILE,
+    tilesPerProof: BigInt(TILES_PER_PROOF),
+    maxRowBlocksLog2: BigInt(TILING.maxRowBlocksLog2),
+    maxColBlocksLog2: BigInt(TILING.maxColBlocksLog2),
+    ...change,
+  });
+
+  async function deployMining(params: Params, workloadLayers: Layer[] = layers): Promise<Mining> {
+    return (await ethers.deployContract("DemleMining", [workloadLayers, params], deployer)) as unknown as Mining;
+  }
+
+  /** A Groth16 proof of the tile(s) of `layer` chosen by `challenge` for `miner`, as prove() takes it. */
+  async function proveLayer(w: Workload, layer: number, challenge: bigint, minerAddress: string): Promise<ProofWords> {
+    const { work, c, tree } = w.layers[layer]!;
     const { input, publicInputs } = await gemmProofInput({
-      work: WORK,
-      tilesPerProof: Number(PARAMS.tilesPerProof),
-      c: work.c,
-      tree: work.tree,
-      seed: work.seed,
+      work,
+      tilesPerProof: TILES_PER_PROOF,
+      c,
+      tree,
+      seed: w.seed,
       challenge,
       miner: BigInt(minerAddress),
     });
@@ -235,12 +288,12 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     );
     const { outputRoot, seed, miner: minerInput, shape } = publicInputs;
     expect(publicSignals.map(BigInt)).toEqual([outputRoot, seed, challenge, minerInput, shape]);
-    const [a, b, c] = JSON.parse(`[${await exportSolidityCallData(proof, publicSignals)}]`) as [
+    const [a, b, cWords] = JSON.parse(`[${await exportSolidityCallData(proof, publicSignals)}]`) as [
       string[],
       string[][],
       string[],
     ];
-    const words = [...a, ...b.flat(), ...c].map((x) => BigInt(x));
+    const words = [...a, ...b.flat(), ...cWords].map((x) => BigInt(x));
     // The layout prove() documents: B's coordinate pairs imaginary part first.
     expect(words).toEqual(
       [proof.pi_a[0], proof.pi_a[1], proof.pi_b[0]![1], proof.pi_b[0]![0], proof.pi_b[1]![1], proof.pi_b[1]![0]]
@@ -250,10 +303,20 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     return words;
   }
 
-  /** The inputs the contract passes for proof j of a commitment. */
+  /** The honest proofs of commitment `id` of `contract`: proof j of layer j mod L for proofChallenge(id, j). */
+  async function proveCommitment(contract: Mining, id: bigint, w: Workload, count: number): Promise<ProofWords[]> {
+    const proofs: ProofWords[] = [];
+    for (let j = 0; j < count; j++) {
+      proofs.push(await proveLayer(w, j % L, await contract.proofChallenge(id, BigInt(j)), miner.address));
+    }
+    return proofs;
+  }
+
+  /** The inputs the contract passes for proof j of a commitment: those of layer j mod L. */
   async function publicInputsOf(id: bigint, j: bigint): Promise<bigint[]> {
     const c = await mining.commitments(id);
-    return [c.outputRoot, c.seed, await mining.proofChallenge(id, j), BigInt(c.miner), encodeShape(SHAPE)];
+    const layer = Number(j % BigInt(L));
+    return [c.outputRoots[layer]!, c.seed, await mining.proofChallenge(id, j), BigInt(c.miner), c.shapes[layer]!];
   }
 
   const split = (w: ProofWords): [bigint[], bigint[][], bigint[]] => [
@@ -278,12 +341,12 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       "gemm_seed.circom",
       "Fp8GemmSeedProof",
       [
-        PARAMS.tilesPerProof,
-        PARAMS.tileRows,
-        PARAMS.tileCols,
-        PARAMS.depth,
-        PARAMS.maxRowBlocksLog2,
-        PARAMS.maxColBlocksLog2,
+        TILES_PER_PROOF,
+        TILING.tileRows,
+        TILING.tileCols,
+        TILING.depth,
+        TILING.maxRowBlocksLog2,
+        TILING.maxColBlocksLog2,
       ],
       ["outputRoot", "seed", "challenge", "miner", "shape"],
     );
@@ -293,36 +356,40 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     const verifierFactory = new ContractFactory(abi, bytecode, deployer);
     verifier = (await (await verifierFactory.deploy()).waitForDeployment()) as unknown as Verifier;
     verifierAddress = await verifier.getAddress();
+    // Both layers are the same circuit (hence the same verifier); their shapes tell them apart.
+    layers = SHAPES.map(() => layerOf(verifierAddress));
 
     mining = await deployMining(PARAMS);
     miningAddress = await mining.getAddress();
     token = (await ethers.getContractAt("DemleToken", await mining.token())) as unknown as Token;
 
-    // A miner reads its seeds, computes two works, and commits both.
+    // A miner reads its seeds, computes two workloads (two layers each), and commits both.
     const asMiner = mining.connect(miner);
     openReceipt = await wait(asMiner.openEpoch());
     epoch0 = await mining.currentEpoch();
     works = [];
     commitReceipts = [];
     for (const nonce of [0n, 1n]) {
-      const work = await honestWork(await mining.seedFor(miner.address, epoch0, nonce));
-      works.push(work);
-      commitReceipts.push(await wait(asMiner.commit(epoch0, nonce, work.tree.root, DR, DC, { value: BOND })));
+      const w = await honestWorkload(await mining.seedFor(miner.address, epoch0, nonce));
+      works.push(w);
+      commitReceipts.push(await wait(asMiner.commit(epoch0, nonce, w.roots, SHAPE_WORDS, { value: BOND })));
     }
-    gasUsed["commit (first ever: fresh nonce and counter slots)"] = commitReceipts[0]!.gasUsed;
-    gasUsed["commit (next nonce)"] = commitReceipts[1]!.gasUsed;
+    gasUsed["commit (L = 2; first ever: fresh nonce and counter slots)"] = commitReceipts[0]!.gasUsed;
+    gasUsed["commit (L = 2; next nonce)"] = commitReceipts[1]!.gasUsed;
 
     // The challenge exists from commitBlock + D + 1 on; views run against the latest block, so mine D + 1 blocks.
     await mine(D + 1n);
-    proofs0 = [];
-    for (const j of [0n, 1n])
-      proofs0.push(await proveTile(works[0]!, await mining.proofChallenge(0n, j), miner.address));
+    proofs0 = await proveCommitment(mining, 0n, works[0]!, Number(PARAMS.proofsPerCommitment));
 
-    // A proof of a tile the challenge did not pick: the first candidate challenge that selects another tile.
-    const challenged = await challengedTile(await mining.proofChallenge(0n, 0n), 0, WORK);
+    // A proof of a layer-0 tile the challenge did not pick: the first candidate challenge that selects another tile.
+    const challenged = await challengedTile(await mining.proofChallenge(0n, 0n), 0, WORKS[0]!);
     otherChallenge = 1n;
-    while ((await challengedTile(otherChallenge, 0, WORK)).index === challenged.index) otherChallenge++;
-    proofOtherTile = await proveTile(works[0]!, otherChallenge, miner.address);
+    while ((await challengedTile(otherChallenge, 0, WORKS[0]!)).index === challenged.index) otherChallenge++;
+    proofOtherTile = await proveLayer(works[0]!, 0, otherChallenge, miner.address);
+
+    // Proofs of the right challenge but the wrong layer.
+    proofLayer0ForIndex1 = await proveLayer(works[0]!, 0, await mining.proofChallenge(0n, 1n), miner.address);
+    proofLayer1ForIndex0 = await proveLayer(works[0]!, 1, await mining.proofChallenge(0n, 0n), miner.address);
 
     snapshot = (await request("evm_snapshot")) as string;
     console.log(
@@ -339,7 +406,7 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     await connection?.close();
     await terminateBn128Curve(); // fullProve built snarkjs' shared curve and its worker threads
     console.log(
-      "DemleMining gas (P = 2, 5k-constraint circuit):\n" +
+      "DemleMining gas (L = 2 layers of a 5k-constraint circuit):\n" +
         Object.entries(gasUsed)
           .map(([what, gas]) => `  ${what}: ${gas.toLocaleString("en-US")}`)
           .join("\n"),
@@ -353,15 +420,34 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       expect(compileVerifier(setup.verifierPath).solcVersion.startsWith(`${compiler.version}+`)).toBe(true);
     });
 
-    it("deploys its token with itself as minter and the cap; exposes every parameter", async () => {
-      expect(await mining.verifier()).toBe(verifierAddress);
+    it("deploys its token with itself as minter and the cap; exposes every parameter and layer", async () => {
       expect(await token.minter()).toBe(miningAddress);
       expect(await token.cap()).toBe(PARAMS.cap);
       expect(await mining.FIELD_MODULUS()).toBe(P);
+      expect(await mining.MAX_LAYERS()).toBe(8n);
       expect((await mining.params()).toObject()).toEqual(PARAMS);
+      expect(await mining.layerCount()).toBe(BigInt(L));
+      for (let i = 0; i < L; i++) expect((await mining.layer(BigInt(i))).toObject()).toEqual(layers[i]);
+      // layer(i) reads the layer array: an index ≥ L is Solidity's out-of-bounds panic (0x32).
+      for (const index of [BigInt(L), 2n ** 256n - 1n]) {
+        await expectCustomError(mining.layer(index), PANIC, "Panic", [0x32n]);
+      }
+      expect(mining.interface.getFunction("verifier")).toBeNull(); // one verifier per layer now
+      // An unknown id reads as an empty commitment.
+      expect(await commitmentOf(mining, 9n)).toEqual({
+        miner: ZeroAddress,
+        epoch: 0n,
+        status: BigInt(Status.None),
+        nonce: 0n,
+        commitBlock: 0n,
+        bond: 0n,
+        seed: 0n,
+        outputRoots: [],
+        shapes: [],
+      });
     });
 
-    it("derives epochs, the halving schedule, bonds and MAC counts", async () => {
+    it("derives epochs, the halving schedule, and bonds and MAC counts summed over the layers", async () => {
       expect(await mining.currentEpoch()).toBe((await latestBlock()) / PARAMS.epochLength);
       const r = PARAMS.initialRewardPerMac;
       expect(await mining.rewardPerMac(0n)).toBe(r);
@@ -369,12 +455,54 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       expect(await mining.rewardPerMac(PARAMS.halvingEpochs)).toBe(r / 2n);
       expect(await mining.rewardPerMac(5n * PARAMS.halvingEpochs + 3n)).toBe(r >> 5n);
       expect(await mining.rewardPerMac(2n ** 64n - 1n)).toBe(0n); // a shift ≥ 256 gives 0
-      expect(await mining.bondFor(DR, DC)).toBe(BOND);
-      expect(await mining.bondFor(0, 0)).toBe(PARAMS.bondPerTile);
-      expect(await mining.macsFor(DR, DC)).toBe(MACS);
-      expect(await mining.macsFor(2, 2)).toBe(16n * 32n);
-      await expectCustomError(mining.bondFor(3, 0), mining.interface, "ShapeTooLarge", [3n, 0n]);
-      await expectCustomError(mining.macsFor(0, 3), mining.interface, "ShapeTooLarge", [0n, 3n]);
+      expect(await mining.bondFor(SHAPE_WORDS)).toBe(BOND);
+      expect(await mining.bondFor(SMALL_SHAPES)).toBe(SMALL_BOND);
+      expect(await mining.macsFor(SHAPE_WORDS)).toBe(MACS);
+      expect(await mining.macsFor([2n + 256n * 2n, 0n])).toBe(17n * 32n);
+      expect(await mining.macsFor([2n + 256n * 2n, 2n + 256n * 2n])).toBe(32n * 32n);
+      for (const [shapes, layer, shape] of [
+        [[3n, 0n], 0n, 3n],
+        [[0n, 3n], 1n, 3n],
+        [[0n, 3n * 256n], 1n, 768n],
+        [[SHAPE_WORDS[0]!, 255n], 1n, 255n],
+        [[0n, 0xffffn], 1n, 0xffffn],
+      ] as const) {
+        await expectCustomError(mining.bondFor([...shapes]), mining.interface, "ShapeTooLarge", [layer, shape]);
+        await expectCustomError(mining.macsFor([...shapes]), mining.interface, "ShapeTooLarge", [layer, shape]);
+      }
+      for (const shapes of [[], [SHAPE_WORDS[0]!], [...SHAPE_WORDS, 0n]]) {
+        await expectCustomError(mining.bondFor(shapes), mining.interface, "WrongLayerCount", [
+          BigInt(shapes.length),
+          BigInt(L),
+        ]);
+        await expectCustomError(mining.macsFor(shapes), mining.interface, "WrongLayerCount", [
+          BigInt(shapes.length),
+          BigInt(L),
+        ]);
+      }
+    });
+
+    it("weights each layer by its own work per tile and checks each shape against its own grid", async () => {
+      const mixed = [
+        layerOf(verifierAddress),
+        layerOf(verifierAddress, { macsPerTile: 1n, maxRowBlocksLog2: 1n, maxColBlocksLog2: 3n, tilesPerProof: 2n }),
+        // Any contract can be a layer's verifier as far as the constructor can tell (here the token).
+        layerOf(await token.getAddress(), {
+          macsPerTile: 1_000n,
+          maxRowBlocksLog2: 3n,
+          maxColBlocksLog2: 1n,
+        }),
+      ];
+      const three = await deployMining({ ...PARAMS, proofsPerCommitment: 3n }, mixed);
+      expect(await three.layerCount()).toBe(3n);
+      for (let i = 0; i < 3; i++) expect((await three.layer(BigInt(i))).toObject()).toEqual(mixed[i]);
+      // Layer 0: 2^(1+1) tiles of 32, layer 1: 2^(0+3) of 1, layer 2: 2^(3+1) of 1000.
+      const shapes = [1n + 256n, 3n * 256n, 3n + 256n];
+      expect(await three.macsFor(shapes)).toBe(4n * 32n + 8n + 16n * 1_000n);
+      expect(await three.bondFor(shapes)).toBe((4n + 8n + 16n) * PARAMS.bondPerTile);
+      await expectCustomError(three.macsFor([0n, 2n, 0n]), three.interface, "ShapeTooLarge", [1n, 2n]);
+      await expectCustomError(three.bondFor([0n, 0n, 2n * 256n]), three.interface, "ShapeTooLarge", [2n, 512n]);
+      await expectCustomError(three.bondFor(SHAPE_WORDS), three.interface, "WrongLayerCount", [2n, 3n]);
     });
 
     it("opens an epoch once with the documented seed; later calls change nothing", async () => {
@@ -414,13 +542,12 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
   });
 
   describe("constructor validation", () => {
-    const cases: [string, Partial<Params>, string, unknown[]][] = [
-      ["zero tile rows", { tileRows: 0n }, "InvalidTiling", []],
-      ["tiles above 112 words", { tileRows: 12n, tileCols: 10n }, "InvalidTiling", []],
-      ["K above 2^18", { depth: 2n ** 18n + 1n }, "InvalidTiling", []],
-      ["zero tiles per proof", { tilesPerProof: 0n }, "InvalidTiling", []],
-      ["tree deeper than 64", { maxRowBlocksLog2: 40n, maxColBlocksLog2: 25n }, "InvalidTiling", []],
+    /** Largest values the 4-deep test layers allow: every layer's largest bond < 2^125, Σ rewards < 2^256. */
+    const MAX_BOND = (2n ** 128n - 1n) >> 7n;
+    const MAX_REWARD = (2n ** 256n - 1n) / ((MACS_PER_TILE << 4n) * 8n);
+    const paramCases: [string, Partial<Params>, string, unknown[]][] = [
       ["zero proofs", { proofsPerCommitment: 0n }, "InvalidProofsPerCommitment", [0n]],
+      ["fewer proofs than layers (P = 1 < L = 2)", { proofsPerCommitment: 1n }, "InvalidProofsPerCommitment", [1n]],
       ["33 proofs", { proofsPerCommitment: 33n }, "InvalidProofsPerCommitment", [33n]],
       ["zero epoch length", { epochLength: 0n }, "InvalidEpochs", []],
       ["zero halving period", { halvingEpochs: 0n }, "InvalidEpochs", []],
@@ -428,62 +555,109 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       ["zero window", { proofWindow: 0n }, "InvalidChallengeWindow", [D, 0n]],
       ["D + W = 251", { challengeDelay: 200n, proofWindow: 51n }, "InvalidChallengeWindow", [200n, 51n]],
       ["zero bond", { bondPerTile: 0n }, "InvalidBond", []],
-      ["bond of the largest work ≥ 2^128", { bondPerTile: ((2n ** 128n) >> 4n) + 1n }, "InvalidBond", []],
+      ["a layer's largest bond ≥ 2^125", { bondPerTile: MAX_BOND + 1n }, "InvalidBond", []],
       ["bounty above 100 %", { slashBountyBps: 10_001n }, "InvalidSlashBounty", [10_001n]],
       ["zero reward", { initialRewardPerMac: 0n }, "InvalidReward", []],
-      ["reward overflow", { initialRewardPerMac: 2n ** 256n / 512n }, "InvalidReward", []],
+      ["reward overflow", { initialRewardPerMac: MAX_REWARD + 1n }, "InvalidReward", []],
       ["zero cap", { cap: 0n }, "InvalidCap", []],
     ];
 
-    it.each(cases)("rejects %s", async (_label, change, error, args) => {
+    it.each(paramCases)("rejects %s", async (_label, change, error, args) => {
+      const factory = await ethers.getContractFactory("DemleMining", deployer);
+      await expectCustomError(factory.deploy(layers, { ...PARAMS, ...change }), factory.interface, error, args);
+    });
+
+    const layerCases: [string, Partial<Layer>][] = [
+      ["zero work per tile", { macsPerTile: 0n }],
+      ["zero tiles per proof", { tilesPerProof: 0n }],
+      ["zero MAX_DR", { maxRowBlocksLog2: 0n }],
+      ["zero MAX_DC", { maxColBlocksLog2: 0n }],
+      ["a tree deeper than 64", { maxRowBlocksLog2: 40n, maxColBlocksLog2: 25n }],
+    ];
+
+    it.each(layerCases)("rejects a layer (layer 1) with %s", async (_label, change) => {
       const factory = await ethers.getContractFactory("DemleMining", deployer);
       await expectCustomError(
-        factory.deploy(verifierAddress, { ...PARAMS, ...change }),
+        factory.deploy([layers[0]!, layerOf(verifierAddress, change)], PARAMS),
         factory.interface,
-        error,
-        args,
+        "InvalidLayer",
+        [1n],
       );
     });
 
-    it("rejects a verifier without code, and accepts the edge values", async () => {
+    it("rejects no layers and more than MAX_LAYERS = 8 (InvalidLayerCount)", async () => {
       const factory = await ethers.getContractFactory("DemleMining", deployer);
-      await expectCustomError(factory.deploy(alice.address, PARAMS), factory.interface, "InvalidVerifier", [
-        alice.address,
-      ]);
-      const edge = await deployMining({
-        ...PARAMS,
-        challengeDelay: 230n,
-        proofWindow: 20n,
-        slashBountyBps: 10_000n,
-        bondPerTile: (2n ** 128n - 1n) >> 4n,
-        proofsPerCommitment: 32n,
-        initialRewardPerMac: (2n ** 256n - 1n) / 512n,
-      });
+      await expectCustomError(factory.deploy([], PARAMS), factory.interface, "InvalidLayerCount", [0n]);
+      const nine = Array.from({ length: 9 }, () => layerOf(verifierAddress));
+      await expectCustomError(
+        factory.deploy(nine, { ...PARAMS, proofsPerCommitment: 9n }),
+        factory.interface,
+        "InvalidLayerCount",
+        [9n],
+      );
+    });
+
+    it("rejects a layer verifier without code (InvalidVerifier with the layer's index)", async () => {
+      const factory = await ethers.getContractFactory("DemleMining", deployer);
+      await expectCustomError(
+        factory.deploy([layers[0]!, layerOf(alice.address)], PARAMS),
+        factory.interface,
+        "InvalidVerifier",
+        [1n, alice.address],
+      );
+      await expectCustomError(
+        factory.deploy([layerOf(ZeroAddress), layers[1]!], PARAMS),
+        factory.interface,
+        "InvalidVerifier",
+        [0n, ZeroAddress],
+      );
+    });
+
+    it("accepts the edge values", async () => {
+      // Eight layers with P = L, the widest window, a 100 % bounty, the largest bond and reward.
+      const eight = Array.from({ length: 8 }, () => layerOf(verifierAddress));
+      const edge = await deployMining(
+        {
+          ...PARAMS,
+          challengeDelay: 230n,
+          proofWindow: 20n,
+          slashBountyBps: 10_000n,
+          bondPerTile: MAX_BOND,
+          proofsPerCommitment: 8n,
+          initialRewardPerMac: MAX_REWARD,
+        },
+        eight,
+      );
       expect((await edge.params()).toObject().challengeDelay).toBe(230n);
+      expect(await edge.layerCount()).toBe(8n);
+      const largest = Array.from({ length: 8 }, () => 2n + 256n * 2n);
+      expect(await edge.bondFor(largest)).toBe(8n * 16n * MAX_BOND); // < 2^128
+      expect(await edge.macsFor(largest)).toBe(8n * 16n * MACS_PER_TILE);
+      // One layer, 32 proofs, a 64-deep tree.
+      const deep = await deployMining({ ...PARAMS, proofsPerCommitment: 32n }, [
+        layerOf(verifierAddress, { maxRowBlocksLog2: 40n, maxColBlocksLog2: 24n }),
+      ]);
+      expect(await deep.macsFor([40n + 256n * 24n])).toBe(MACS_PER_TILE << 64n);
     });
   });
 
   describe("commit", () => {
     it("records the commitment and emits Committed with every field", async () => {
       const receipt = commitReceipts[0]!;
-      const c = await mining.commitments(0n);
-      expect({ ...c.toObject() }).toEqual({
+      expect(await commitmentOf(mining, 0n)).toEqual({
         miner: miner.address,
         epoch: epoch0,
-        rowBlocksLog2: BigInt(DR),
-        colBlocksLog2: BigInt(DC),
         status: BigInt(Status.Committed),
         nonce: 0n,
         commitBlock: BigInt(receipt.blockNumber),
         bond: BOND,
-        outputRoot: works[0]!.tree.root,
         seed: works[0]!.seed,
+        outputRoots: works[0]!.roots,
+        shapes: SHAPE_WORDS,
       });
+      expect(works[0]!.roots[0]).not.toBe(works[0]!.roots[1]);
       expect(eventsOf(receipt, mining, miningAddress)).toEqual([
-        [
-          "Committed",
-          [0n, miner.address, epoch0, 0n, works[0]!.tree.root, works[0]!.seed, BigInt(DR), BigInt(DC), MACS, BOND],
-        ],
+        ["Committed", [0n, miner.address, epoch0, 0n, works[0]!.seed, works[0]!.roots, SHAPE_WORDS, MACS, BOND]],
       ]);
       expect(await mining.commitmentCount()).toBe(2n);
       expect(await mining.nextNonce(miner.address, epoch0)).toBe(2n);
@@ -492,9 +666,10 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
 
     it("reverts with BondMismatch for a bond too small or too large", async () => {
       const asMiner = mining.connect(miner);
-      for (const value of [BOND - 1n, BOND + 1n, 0n]) {
+      // The bond of one layer only is too small too.
+      for (const value of [BOND - 1n, BOND + 1n, 0n, TILES[0]! * PARAMS.bondPerTile]) {
         await expectCustomError(
-          asMiner.commit(epoch0, 2n, works[0]!.tree.root, DR, DC, { value }),
+          asMiner.commit(epoch0, 2n, works[0]!.roots, SHAPE_WORDS, { value }),
           mining.interface,
           "BondMismatch",
           [value, BOND],
@@ -506,7 +681,7 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       const asMiner = mining.connect(miner);
       for (const nonce of [0n, 1n, 3n]) {
         await expectCustomError(
-          asMiner.commit(epoch0, nonce, works[0]!.tree.root, DR, DC, { value: BOND }),
+          asMiner.commit(epoch0, nonce, works[0]!.roots, SHAPE_WORDS, { value: BOND }),
           mining.interface,
           "WrongNonce",
           [nonce, 2n],
@@ -514,43 +689,75 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       }
     });
 
-    it("reverts with ShapeTooLarge beyond the circuit's grid and OutputRootOutOfField for a root ≥ p", async () => {
+    it("reverts with WrongLayerCount unless it gets one root and one shape per layer", async () => {
       const asMiner = mining.connect(miner);
-      await expectCustomError(
-        asMiner.commit(epoch0, 2n, 1n, 3, 0, { value: 8n * PARAMS.bondPerTile }),
-        mining.interface,
-        "ShapeTooLarge",
-        [3n, 0n],
-      );
-      await expectCustomError(
-        asMiner.commit(epoch0, 2n, 1n, 0, 255, { value: PARAMS.bondPerTile }),
-        mining.interface,
-        "ShapeTooLarge",
-        [0n, 255n],
-      );
-      for (const root of [P, P + works[0]!.tree.root, 2n ** 256n - 1n]) {
+      const [r0, r1] = works[0]!.roots as [bigint, bigint];
+      const cases: [bigint[], bigint[], bigint][] = [
+        [[], SHAPE_WORDS, 0n],
+        [[r0], SHAPE_WORDS, 1n],
+        [[r0, r1, r0], SHAPE_WORDS, 3n],
+        [works[0]!.roots, [], 0n],
+        [works[0]!.roots, [SHAPE_WORDS[0]!], 1n],
+        [works[0]!.roots, [...SHAPE_WORDS, 0n], 3n],
+      ];
+      for (const [roots, shapes, given] of cases) {
         await expectCustomError(
-          asMiner.commit(epoch0, 2n, root, DR, DC, { value: BOND }),
+          asMiner.commit(epoch0, 2n, roots, shapes, { value: BOND }),
           mining.interface,
-          "OutputRootOutOfField",
-          [root],
+          "WrongLayerCount",
+          [given, BigInt(L)],
         );
       }
+    });
+
+    it("reverts with ShapeTooLarge beyond a layer's grid and OutputRootOutOfField for a root ≥ p, in either layer", async () => {
+      const asMiner = mining.connect(miner);
+      const roots = works[0]!.roots;
+      for (const [shapes, layer, shape] of [
+        [[3n, SHAPE_WORDS[1]!], 0n, 3n],
+        [[SHAPE_WORDS[0]!, 3n], 1n, 3n],
+        [[SHAPE_WORDS[0]!, 3n * 256n], 1n, 768n],
+        [[SHAPE_WORDS[0]!, 255n * 256n], 1n, 255n * 256n],
+      ] as const) {
+        await expectCustomError(
+          asMiner.commit(epoch0, 2n, roots, [...shapes], { value: BOND }),
+          mining.interface,
+          "ShapeTooLarge",
+          [layer, shape],
+        );
+      }
+      for (const root of [P, P + roots[1]!, 2n ** 256n - 1n]) {
+        await expectCustomError(
+          asMiner.commit(epoch0, 2n, [roots[0]!, root], SHAPE_WORDS, { value: BOND }),
+          mining.interface,
+          "OutputRootOutOfField",
+          [1n, root],
+        );
+        await expectCustomError(
+          asMiner.commit(epoch0, 2n, [root, roots[1]!], SHAPE_WORDS, { value: BOND }),
+          mining.interface,
+          "OutputRootOutOfField",
+          [0n, root],
+        );
+      }
+      // p − 1 is a field element.
+      await wait(asMiner.commit(epoch0, 2n, [P - 1n, P - 1n], SMALL_SHAPES, { value: SMALL_BOND }));
     });
 
     it("accepts the previous epoch's work (opening the new epoch), and rejects older or future epochs", async () => {
       const asMiner = mining.connect(miner);
       await nextTxInBlock((epoch0 + 1n) * PARAMS.epochLength);
-      const receipt = await wait(asMiner.commit(epoch0, 2n, 7n, 0, 0, { value: PARAMS.bondPerTile }));
+      const receipt = await wait(asMiner.commit(epoch0, 2n, SMALL_ROOTS, SMALL_SHAPES, { value: SMALL_BOND }));
       const events = eventsOf(receipt, mining, miningAddress);
       expect(events.map(([name]) => name)).toEqual(["EpochOpened", "Committed"]);
       expect(events[0]![1][0]).toBe(epoch0 + 1n);
       expect(events[1]![1].slice(0, 4)).toEqual([2n, miner.address, epoch0, 2n]);
+      expect(events[1]![1].slice(5)).toEqual([SMALL_ROOTS, SMALL_SHAPES, BigInt(L) * MACS_PER_TILE, SMALL_BOND]);
 
       await nextTxInBlock((epoch0 + 2n) * PARAMS.epochLength);
       for (const epoch of [epoch0, epoch0 + 3n]) {
         await expectCustomError(
-          asMiner.commit(epoch, 0n, 7n, 0, 0, { value: PARAMS.bondPerTile }),
+          asMiner.commit(epoch, 0n, SMALL_ROOTS, SMALL_SHAPES, { value: SMALL_BOND }),
           mining.interface,
           "StaleEpoch",
           [epoch, epoch0 + 2n],
@@ -561,16 +768,16 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     it("reverts with EpochNotOpen for the previous epoch if nobody opened it", async () => {
       await nextTxInBlock((epoch0 + 2n) * PARAMS.epochLength);
       await expectCustomError(
-        mining.connect(miner).commit(epoch0 + 1n, 0n, 7n, 0, 0, { value: PARAMS.bondPerTile }),
+        mining.connect(miner).commit(epoch0 + 1n, 0n, SMALL_ROOTS, SMALL_SHAPES, { value: SMALL_BOND }),
         mining.interface,
         "EpochNotOpen",
         [epoch0 + 1n],
       );
     });
 
-    it("binds work to the committing identity: another account's commitment of the same root gets another seed", async () => {
+    it("binds work to the committing identity: another account's commitment of the same roots gets another seed", async () => {
       const receipt = await wait(
-        mining.connect(alice).commit(epoch0, 0n, works[0]!.tree.root, DR, DC, { value: BOND }),
+        mining.connect(alice).commit(epoch0, 0n, works[0]!.roots, SHAPE_WORDS, { value: BOND }),
       );
       const id = BigInt(eventsOf(receipt, mining, miningAddress)[0]![1][0] as bigint);
       expect((await mining.commitments(id)).seed).toBe(await mining.seedFor(alice.address, epoch0, 0n));
@@ -582,14 +789,14 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
   });
 
   describe("challenge", () => {
-    it("does not exist before commitBlock + D + 1, then is the documented hash; per-proof challenges derive from it", async () => {
+    it("does not exist before commitBlock + D + 1, then is the documented hash of every root; per-proof challenges derive from it", async () => {
       const c = await mining.commitments(0n);
       const challengeBlock = c.commitBlock + D;
       const hash = (await ethers.provider.getBlock(Number(challengeBlock)))!.hash!;
       const challenge =
         BigInt(
           keccak256(
-            coder.encode(["bytes32", "uint256", "address", "uint256"], [hash, 0n, miner.address, c.outputRoot]),
+            coder.encode(["bytes32", "uint256", "address", "uint256[]"], [hash, 0n, miner.address, works[0]!.roots]),
           ),
         ) % P;
       expect(await mining.challengeOf(0n)).toBe(challenge);
@@ -601,7 +808,9 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       await expectCustomError(mining.proofChallenge(0n, 2n), mining.interface, "ProofIndexOutOfRange", [2n, 2n]);
       await expectCustomError(mining.challengeOf(9n), mining.interface, "UnknownCommitment", [9n]);
 
-      const receipt = await wait(mining.connect(miner).commit(epoch0, 2n, 7n, 0, 0, { value: PARAMS.bondPerTile }));
+      const receipt = await wait(
+        mining.connect(miner).commit(epoch0, 2n, SMALL_ROOTS, SMALL_SHAPES, { value: SMALL_BOND }),
+      );
       const ready = BigInt(receipt.blockNumber) + D + 1n;
       await expectCustomError(mining.challengeOf(2n), mining.interface, "ChallengeNotReady", [2n, ready]);
     });
@@ -618,7 +827,7 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       const receipt = await wait(mining.connect(miner).prove(0n, proofs0));
       gasUsed["prove (P = 2)"] = receipt.gasUsed;
       expect(eventsOf(receipt, mining, miningAddress)).toEqual([
-        ["ProofAccepted", [0n, miner.address, 2n, MACS]],
+        ["ProofAccepted", [0n, miner.address, 2n * BigInt(TILES_PER_PROOF), MACS]],
         ["RewardMinted", [0n, miner.address, REWARD]],
         ["BondReturned", [0n, miner.address, BOND]],
       ]);
@@ -644,7 +853,9 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     });
 
     it("reverts with TooEarly before the challenge exists", async () => {
-      const receipt = await wait(mining.connect(miner).commit(epoch0, 2n, 7n, 0, 0, { value: PARAMS.bondPerTile }));
+      const receipt = await wait(
+        mining.connect(miner).commit(epoch0, 2n, SMALL_ROOTS, SMALL_SHAPES, { value: SMALL_BOND }),
+      );
       const first = BigInt(receipt.blockNumber) + D + 1n;
       await expectCustomError(mining.connect(miner).prove(2n, proofs0), mining.interface, "TooEarly", [2n, first]);
       await nextTxInBlock(first - 1n);
@@ -663,20 +874,63 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     it("reverts with InvalidProof for proofs of tiles that were not challenged", async () => {
       const asMiner = mining.connect(miner);
       const [p0, p1] = proofs0 as [ProofWords, ProofWords];
-      // Each proof is valid, but for the other index's challenge.
+      // Each proof is valid, but for the other index's challenge (and layer).
       await expectCustomError(asMiner.prove(0n, [p1, p0]), mining.interface, "InvalidProof", [0n]);
       // Proof 0 reused for index 1.
       await expectCustomError(asMiner.prove(0n, [p0, p0]), mining.interface, "InvalidProof", [1n]);
-      // A valid proof of another tile (made for a challenge the contract did not issue).
-      expect(
-        await verifier.verifyProof(...split(proofOtherTile), [
-          ...(await publicInputsOf(0n, 0n)).slice(0, 2),
-          otherChallenge,
-          BigInt(miner.address),
-          encodeShape(SHAPE),
-        ]),
-      ).toBe(true);
+      // A valid proof of another layer-0 tile (made for a challenge the contract did not issue).
+      const inputs = await publicInputsOf(0n, 0n);
+      inputs[2] = otherChallenge;
+      expect(await verifier.verifyProof(...split(proofOtherTile), inputs)).toBe(true);
       await expectCustomError(asMiner.prove(0n, [proofOtherTile, p1]), mining.interface, "InvalidProof", [0n]);
+    });
+
+    it("checks proof j against layer j mod L: a valid proof for the right challenge but the other layer's root and shape is rejected", async () => {
+      const asMiner = mining.connect(miner);
+      const [p0, p1] = proofs0 as [ProofWords, ProofWords];
+      const [root0, root1] = works[0]!.roots as [bigint, bigint];
+      const [shape0, shape1] = SHAPE_WORDS as [bigint, bigint];
+      const seed = works[0]!.seed;
+      const [ch0, ch1] = [await mining.proofChallenge(0n, 0n), await mining.proofChallenge(0n, 1n)];
+      const minerInput = BigInt(miner.address);
+      // What the contract passes: index 0 gets layer 0's root and shape, index 1 layer 1's.
+      expect(await publicInputsOf(0n, 0n)).toEqual([root0, seed, ch0, minerInput, shape0]);
+      expect(await publicInputsOf(0n, 1n)).toEqual([root1, seed, ch1, minerInput, shape1]);
+      expect(await verifier.verifyProof(...split(p1), [root1, seed, ch1, minerInput, shape1])).toBe(true);
+      expect(await verifier.verifyProof(...split(p1), [root0, seed, ch1, minerInput, shape0])).toBe(false);
+      // Layer 0's proof for index 1's challenge is valid for layer 0, and rejected at index 1.
+      expect(await verifier.verifyProof(...split(proofLayer0ForIndex1), [root0, seed, ch1, minerInput, shape0])).toBe(
+        true,
+      );
+      await expectCustomError(asMiner.prove(0n, [p0, proofLayer0ForIndex1]), mining.interface, "InvalidProof", [1n]);
+      // And layer 1's proof for index 0's challenge is rejected at index 0.
+      expect(await verifier.verifyProof(...split(proofLayer1ForIndex0), [root1, seed, ch0, minerInput, shape1])).toBe(
+        true,
+      );
+      await expectCustomError(asMiner.prove(0n, [proofLayer1ForIndex0, p1]), mining.interface, "InvalidProof", [0n]);
+      // Both wrong layers at once: the first index fails.
+      await expectCustomError(
+        asMiner.prove(0n, [proofLayer1ForIndex0, proofLayer0ForIndex1]),
+        mining.interface,
+        "InvalidProof",
+        [0n],
+      );
+    });
+
+    it("rejects a commitment whose two roots are swapped: the honest work's proofs for its challenges fail", async () => {
+      const asMiner = mining.connect(miner);
+      const w = await honestWorkload(await mining.seedFor(miner.address, epoch0, 2n));
+      const swapped = [w.roots[1]!, w.roots[0]!];
+      await wait(asMiner.commit(epoch0, 2n, swapped, SHAPE_WORDS, { value: BOND }));
+      await mine(D + 1n);
+      // Proof j of the honest layer j mod L, for the swapped commitment's own challenges.
+      const proofs = await proveCommitment(mining, 2n, w, L);
+      const inputs = await publicInputsOf(2n, 0n);
+      expect(inputs[0]).toBe(w.roots[1]);
+      inputs[0] = w.roots[0]!;
+      expect(await verifier.verifyProof(...split(proofs[0]!), inputs)).toBe(true); // against the honest root
+      await expectCustomError(asMiner.prove(2n, proofs), mining.interface, "InvalidProof", [0n]);
+      await expectCustomError(asMiner.prove(2n, [proofs[1]!, proofs[0]!]), mining.interface, "InvalidProof", [0n]);
     });
 
     it("reverts with InvalidProof for valid proofs of another commitment", async () => {
@@ -688,21 +942,27 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
         0n,
         alice.address,
       ]);
-      const inputs = await publicInputsOf(0n, 0n);
-      expect(await verifier.verifyProof(...split(proofs0[0]!), inputs)).toBe(true);
+      for (const j of [0n, 1n]) {
+        const inputs = await publicInputsOf(0n, j);
+        expect(await verifier.verifyProof(...split(proofs0[Number(j)]!), inputs)).toBe(true);
+        const asAlice = [...inputs];
+        asAlice[3] = BigInt(alice.address);
+        expect(await verifier.verifyProof(...split(proofs0[Number(j)]!), asAlice)).toBe(false);
+      }
       gasUsed["verifyProof called directly (one proof, with the 21,000 base and calldata)"] =
-        await verifier.verifyProof.estimateGas(...split(proofs0[0]!), inputs);
-      const asAlice = [...inputs];
-      asAlice[3] = BigInt(alice.address);
-      expect(await verifier.verifyProof(...split(proofs0[0]!), asAlice)).toBe(false);
+        await verifier.verifyProof.estimateGas(...split(proofs0[0]!), await publicInputsOf(0n, 0n));
     });
 
-    it("the verifier rejects every public input shifted by p (not a field element)", async () => {
-      const inputs = await publicInputsOf(0n, 0n);
-      for (let i = 0; i < 5; i++) {
-        const shifted = [...inputs];
-        shifted[i] = shifted[i]! + P;
-        expect(await verifier.verifyProof(...split(proofs0[0]!), shifted), `input ${i}`).toBe(false);
+    it("the verifier rejects every public input of either layer shifted by p (not a field element)", async () => {
+      for (const j of [0n, 1n]) {
+        const inputs = await publicInputsOf(0n, j);
+        for (let i = 0; i < 5; i++) {
+          const shifted = [...inputs];
+          shifted[i] = shifted[i]! + P;
+          expect(await verifier.verifyProof(...split(proofs0[Number(j)]!), shifted), `proof ${j} input ${i}`).toBe(
+            false,
+          );
+        }
       }
     });
 
@@ -742,7 +1002,7 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
 
       const before = await ethers.provider.getBalance(alice.address);
       const receipt = await wait(mining.connect(alice).slash(1n));
-      gasUsed.slash = receipt.gasUsed;
+      gasUsed["slash (L = 2)"] = receipt.gasUsed;
       const bounty = (BOND * PARAMS.slashBountyBps) / 10_000n;
       expect(eventsOf(receipt, mining, miningAddress)).toEqual([
         ["Slashed", [1n, miner.address, alice.address, bounty, BOND - bounty]],
@@ -765,20 +1025,19 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
       await expectCustomError(mining.connect(alice).slash(5n), mining.interface, "UnknownCommitment", [5n]);
     });
 
-    it("a miner whose outputs are wrong everywhere cannot make a proof, and is slashed without a mint", async () => {
+    it("a miner whose outputs of one layer are wrong everywhere cannot prove that layer, and is slashed without a mint", async () => {
       const seed = await mining.seedFor(miner.address, epoch0, 2n);
-      const { a, b } = await generateInputs(seed, WORK);
-      const { dot, absDot } = exactTile(a, b, WORK.m, WORK.n, WORK.k, "e4m3fn");
-      // Every word is pushed +1.0 plus twice the tolerance (T/512) away from the exact sum.
+      const work = WORKS[0]!;
+      const { a, b } = await generateInputs(seed, work);
+      const { dot, absDot } = exactTile(a, b, work.m, work.n, work.k, "e4m3fn");
+      // Every word of layer 0 is pushed +1.0 plus twice the tolerance (T/512) away from the exact sum; layer 1 is honest.
       const c = Uint32Array.from(dot, (s, i) => roundScaledToFloat32Bits(s + (absDot[i]! >> 8n) + (1n << 18n), 18));
-      expect(checkTile(a, b, c, WORK.m, WORK.n, WORK.k, "e4m3fn").failures).toHaveLength(WORK.m * WORK.n);
-      const cheat: Work = { seed, c, tree: await commitOutputs(c, WORK) };
-      const receipt = await wait(mining.connect(miner).commit(epoch0, 2n, cheat.tree.root, DR, DC, { value: BOND }));
+      expect(checkTile(a, b, c, work.m, work.n, work.k, "e4m3fn").failures).toHaveLength(work.m * work.n);
+      const cheat = workload(seed, [{ work, c, tree: await commitOutputs(c, work) }, await honestLayer(seed, 1)]);
+      const receipt = await wait(mining.connect(miner).commit(epoch0, 2n, cheat.roots, SHAPE_WORDS, { value: BOND }));
       const commitBlock = BigInt(receipt.blockNumber);
       await mine(D + 1n);
-      for (const j of [0n, 1n]) {
-        await expect(proveTile(cheat, await mining.proofChallenge(2n, j), miner.address)).rejects.toThrow();
-      }
+      await expect(proveLayer(cheat, 0, await mining.proofChallenge(2n, 0n), miner.address)).rejects.toThrow();
       await nextTxInBlock(commitBlock + D + W + 1n);
       const before = await ethers.provider.getBalance(alice.address);
       const slashed = await wait(mining.connect(alice).slash(2n));
@@ -796,6 +1055,33 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     });
   });
 
+  it("with P = 4, each layer gets two proofs (proof j checks layer j mod 2)", async () => {
+    const four = await deployMining({ ...PARAMS, proofsPerCommitment: 4n });
+    const fourAddress = await four.getAddress();
+    const asMiner = four.connect(miner);
+    await wait(asMiner.openEpoch());
+    const epoch = await four.currentEpoch();
+    const w = await honestWorkload(await four.seedFor(miner.address, epoch, 0n));
+    await wait(asMiner.commit(epoch, 0n, w.roots, SHAPE_WORDS, { value: BOND }));
+    await mine(D + 1n);
+    const proofs = await proveCommitment(four, 0n, w, 4);
+    const [p0, p1, p2, p3] = proofs as [ProofWords, ProofWords, ProofWords, ProofWords];
+    await expectCustomError(four.proofChallenge(0n, 4n), four.interface, "ProofIndexOutOfRange", [4n, 4n]);
+    // Layer 0's proof of index 0 at index 2 (also layer 0): the wrong challenge.
+    await expectCustomError(asMiner.prove(0n, [p0, p1, p0, p3]), four.interface, "InvalidProof", [2n]);
+    // Layer 1's proof of index 3 at index 2: the wrong layer (and challenge).
+    await expectCustomError(asMiner.prove(0n, [p0, p1, p3, p2]), four.interface, "InvalidProof", [2n]);
+    await expectCustomError(asMiner.prove(0n, [p0, p1, p2, p1]), four.interface, "InvalidProof", [3n]);
+    await expectCustomError(asMiner.prove(0n, [p0, p1]), four.interface, "WrongProofCount", [2n, 4n]);
+    const receipt = await wait(asMiner.prove(0n, proofs));
+    gasUsed["prove (P = 4)"] = receipt.gasUsed;
+    expect(eventsOf(receipt, four, fourAddress)).toEqual([
+      ["ProofAccepted", [0n, miner.address, 4n * BigInt(TILES_PER_PROOF), MACS]],
+      ["RewardMinted", [0n, miner.address, REWARD]],
+      ["BondReturned", [0n, miner.address, BOND]],
+    ]);
+  });
+
   it("mints only up to the cap, then refuses commitments with CapReached", async () => {
     const cap = REWARD / 2n;
     const capped = await deployMining({ ...PARAMS, cap });
@@ -804,11 +1090,10 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     const asMiner = capped.connect(miner);
     await wait(asMiner.openEpoch());
     const epoch = await capped.currentEpoch();
-    const work = await honestWork(await capped.seedFor(miner.address, epoch, 0n));
-    await wait(asMiner.commit(epoch, 0n, work.tree.root, DR, DC, { value: BOND }));
+    const w = await honestWorkload(await capped.seedFor(miner.address, epoch, 0n));
+    await wait(asMiner.commit(epoch, 0n, w.roots, SHAPE_WORDS, { value: BOND }));
     await mine(D + 1n);
-    const proofs: ProofWords[] = [];
-    for (const j of [0n, 1n]) proofs.push(await proveTile(work, await capped.proofChallenge(0n, j), miner.address));
+    const proofs = await proveCommitment(capped, 0n, w, Number(PARAMS.proofsPerCommitment));
     const receipt = await wait(asMiner.prove(0n, proofs));
     expect(eventsOf(receipt, capped, cappedAddress)).toEqual([
       ["ProofAccepted", [0n, miner.address, 2n, MACS]],
@@ -817,7 +1102,7 @@ describe("DemleMining with a real Groth16 verifier (k = NT·P = 1·2 tiles)", ()
     ]);
     expect(await cappedToken.totalSupply()).toBe(cap);
     await expectCustomError(
-      asMiner.commit(epoch, 1n, work.tree.root, DR, DC, { value: BOND }),
+      asMiner.commit(epoch, 1n, w.roots, SHAPE_WORDS, { value: BOND }),
       capped.interface,
       "CapReached",
     );
