@@ -31,7 +31,6 @@ import {
 import { committedBatchNormWords, Fp8BatchNormRunner, mineBatchNormWork } from "../miner/ops/batchnorm.js";
 import { CircuitHarness, FIELD } from "./helpers/circuit.js";
 
-const PUBLIC_INPUTS = ["outputRoot", "seed", "challenge", "miner", "shape"];
 const FINITE_CODES = Array.from({ length: 256 }, (_, code) => code).filter((code) => (code & 0x7f) !== 0x7f);
 const MAX_SCALED = 229376n;
 const F = 40n;
