@@ -17,6 +17,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Contract, Interface, type InterfaceAbi, type Log, type Provider } from "ethers";
 import { writeFileAtomic } from "../common/files.js";
+import { MINING_CIRCUITS, type MiningCircuit } from "../miner/circuits.js";
 
 /** A chart point: block number and a value in whole tokens (a float: charts only; exact amounts are elsewhere). */
 export type Point = [block: number, value: number];
@@ -74,9 +75,9 @@ export interface DerivedState {
   burnedBonds: string;
   commitments: { total: number; proven: number; slashed: number };
   /** Commitments neither proven nor slashed, by id. */
-  pending: Record<string, { miner: string; block: number; epoch: number }>;
+  pending: Record<string, { miner: string; block: number; epoch: number; shapes: string }>;
   proofs: { accepted: number; tilesChecked: string };
-  /** Verified MACs by operation; only "gemm" exists today. */
+  /** Verified MACs (work units) by op of the deployment's layers ("all" when a commitment's layers are unknown). */
   macs: Record<string, string>;
   epochs: Record<string, EpochRow>;
   accounts: Record<string, AccountRow>;
@@ -237,7 +238,7 @@ export function emptyState(): DerivedState {
     commitments: { total: 0, proven: 0, slashed: 0 },
     pending: {},
     proofs: { accepted: 0, tilesChecked: "0" },
-    macs: { gemm: "0" },
+    macs: {},
     epochs: {},
     accounts: {},
     feed: [],
@@ -269,6 +270,20 @@ function newTouch(): Touch {
 interface Limits {
   readonly feedSize: number;
   readonly historyPoints: number;
+  /** Per layer of the deployment, its op and work per tile (splits verified MACs by op). */
+  readonly layers?: readonly { readonly op: string; readonly macsPerTile: bigint }[];
+}
+
+/** The op of a deployed layer: the mining circuit with its grid, else "layer i". */
+function layerOp(layer: ChainInfo["layers"][number], index: number): string {
+  const circuit = Object.values(MINING_CIRCUITS).find(
+    (c: MiningCircuit) =>
+      c.macsPerTile === layer.macsPerTile &&
+      c.tilesPerProof === layer.tilesPerProof &&
+      c.tiling.maxRowBlocksLog2 === layer.maxRowBlocksLog2 &&
+      c.tiling.maxColBlocksLog2 === layer.maxColBlocksLog2,
+  );
+  return circuit?.op ?? `layer ${index}`;
 }
 
 /** Appends a point (or replaces the last one of the same block); thins the older half when the series is full. */
@@ -322,7 +337,7 @@ export function applyEvent(state: DerivedState, event: ChainEvent, limits: Limit
     case "Committed": {
       const epoch = Number(a.epoch);
       state.commitments.total++;
-      state.pending[a.id!] = { miner: a.miner!, block: event.block, epoch };
+      state.pending[a.id!] = { miner: a.miner!, block: event.block, epoch, shapes: a.shapes! };
       const row = account(state, a.miner!);
       row.miner = true;
       row.commitments++;
@@ -340,7 +355,15 @@ export function applyEvent(state: DerivedState, event: ChainEvent, limits: Limit
       state.commitments.proven++;
       state.proofs.accepted++;
       state.proofs.tilesChecked = add(state.proofs.tilesChecked, a.tilesChecked!);
-      state.macs.gemm = add(state.macs.gemm ?? "0", a.macs!);
+      const shapes = pending?.shapes.split(",").map(Number) ?? [];
+      const layers = limits.layers ?? [];
+      if (layers.length > 0 && shapes.length === layers.length) {
+        shapes.forEach((shape, i) => {
+          const { op, macsPerTile } = layers[i]!;
+          const macs = macsPerTile << BigInt((shape & 0xff) + (shape >> 8));
+          state.macs[op] = add(state.macs[op] ?? "0", String(macs));
+        });
+      } else state.macs.all = add(state.macs.all ?? "0", a.macs!);
       const row = account(state, a.miner!);
       row.proven++;
       row.macs = add(row.macs, a.macs!);
@@ -448,7 +471,7 @@ export class Indexer implements DashboardSource {
   private readonly tokenIface: Interface;
   private readonly reorgDepth: number;
   private readonly pollMs: number;
-  private readonly limits: Limits;
+  private limits: Limits;
   private maxBlockRange: number;
   private info?: ChainInfo;
   private checkpoint = emptyState();
@@ -601,6 +624,10 @@ export class Indexer implements DashboardSource {
         challengeDelay: Number(p.challengeDelay),
         proofWindow: Number(p.proofWindow),
       },
+    };
+    this.limits = {
+      ...this.limits,
+      layers: layers.map((layer, i) => ({ op: layerOp(layer, i), macsPerTile: BigInt(layer.macsPerTile) })),
     };
     await this.restore(info);
     this.info = info;

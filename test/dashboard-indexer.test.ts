@@ -26,13 +26,9 @@ type Connection = Awaited<ReturnType<typeof hre.network.create>>;
 /** Runtime code returning abi.encode(true) for any call: a verifier that accepts every proof. */
 const ACCEPT_ALL_VERIFIER = "0x600a600c600039600a6000f3" + "600160005260206000f3";
 
+/** One GEMM-demo-like layer (its grid matches MINING_CIRCUITS.demo, so the indexer names its op "gemm"). */
+const LAYER = { macsPerTile: 64, tilesPerProof: 1, maxRowBlocksLog2: 3, maxColBlocksLog2: 3 };
 const PARAMS = {
-  tileRows: 2,
-  tileCols: 2,
-  depth: 16,
-  maxRowBlocksLog2: 3,
-  maxColBlocksLog2: 3,
-  tilesPerProof: 1,
   proofsPerCommitment: 2,
   epochLength: 10,
   challengeDelay: 2,
@@ -68,9 +64,10 @@ describe("dashboard indexer", () => {
     await (await as(index).getFunction("openEpoch")()).wait();
     const epoch = (await mining.getFunction("currentEpoch")()) as bigint;
     const nonce = (await mining.getFunction("nextNonce")(address, epoch)) as bigint;
-    const bond = (await mining.getFunction("bondFor")(dr, dc)) as bigint;
+    const shapes = [dr + 256 * dc];
+    const bond = (await mining.getFunction("bondFor")(shapes)) as bigint;
     const receipt = await (
-      await as(index).getFunction("commit")(epoch, nonce, 12345n + BigInt(index), dr, dc, { value: bond })
+      await as(index).getFunction("commit")(epoch, nonce, [12345n + BigInt(index)], shapes, { value: bond })
     ).wait();
     const log = receipt.logs
       .map((l: never) => mining.interface.parseLog(l))
@@ -101,7 +98,7 @@ describe("dashboard indexer", () => {
     const verifier = await new ContractFactory([], ACCEPT_ALL_VERIFIER, signers[0]!).deploy();
     await verifier.waitForDeployment();
     const deployed = await new ContractFactory(miningArtifact.abi, miningArtifact.bytecode, signers[0]!).deploy(
-      await verifier.getAddress(),
+      [{ verifier: await verifier.getAddress(), ...LAYER }],
       PARAMS,
     );
     const receipt = await deployed.deploymentTransaction()!.wait();
@@ -136,7 +133,7 @@ describe("dashboard indexer", () => {
     await idx.pollOnce();
     const s = idx.snapshot();
     await expectMatchesChain(s);
-    const macs = (await mining.getFunction("macsFor")(1, 1)) as bigint;
+    const macs = (await mining.getFunction("macsFor")([1 + 256])) as bigint;
     expect(s.commitments).toEqual({ total: 3, pending: 0, proven: 1, expired: 1, slashed: 1 });
     expect(s.proofs).toEqual({ accepted: 1, tilesChecked: "2" });
     expect(s.macs).toEqual({ gemm: String(macs) });

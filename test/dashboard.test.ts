@@ -141,11 +141,16 @@ describe("dashboard in a real browser", () => {
         decimals: 18,
         reorgDepth: 12,
         pollMs: 1000,
+        layers: [
+          {
+            verifier: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+            macsPerTile: 64,
+            tilesPerProof: 1,
+            maxRowBlocksLog2: 3,
+            maxColBlocksLog2: 3,
+          },
+        ],
         params: {
-          tileRows: 2,
-          tileCols: 2,
-          depth: 16,
-          tilesPerProof: 1,
           proofsPerCommitment: 4,
           epochLength: 20,
           challengeDelay: 2,
@@ -257,6 +262,8 @@ describe("dashboard in a real browser", () => {
     const minerMetrics = new MinerMetrics({ defaultMetrics: false });
     const stateRoot = mkdtempSync(path.join(os.tmpdir(), "demle-dashboard-"));
     const latencies: { what: string; receiptToScreen: number; blockToScreen: number }[] = [];
+    // A GEMM-only deployment (the "gemm-demo" workload) keeps this test's proofs fast.
+    const circuit = MINING_CIRCUITS.demo;
     const shape = { rowBlocksLog2: 3, colBlocksLog2: 3 };
     const requested: string[] = [];
     let firstVisit: { requests: string[]; wire: number; decoded: number };
@@ -301,15 +308,15 @@ describe("dashboard in a real browser", () => {
     }
 
     beforeAll(async () => {
-      prepared = await prepareCircuit(MINING_CIRCUITS.demo, () => {});
+      prepared = await prepareCircuit(circuit, () => {});
       await hre.tasks.getTask("build").run({ quiet: true });
       rpcServer = await hre.network.createServer({}, "127.0.0.1", 0);
       const { address, port } = await rpcServer.listen();
       const rpcUrl = `http://${address}:${port}`;
       chain = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
       await chain.send("evm_setIntervalMining", [250]);
-      params = miningParams(prepared, { proofsPerCommitment: 2, epochLength: 40, challengeDelay: 2, proofWindow: 200 });
-      deployment = await deployDemle(await chain.getSigner(0), prepared, params);
+      params = miningParams({ proofsPerCommitment: 2, epochLength: 40, challengeDelay: 2, proofWindow: 200 });
+      deployment = await deployDemle(await chain.getSigner(0), "gemm-demo", [prepared], params);
       token = new Contract(
         deployment.token,
         [
@@ -359,10 +366,8 @@ describe("dashboard in a real browser", () => {
           miner = new Miner({
             contract: deployment.mining,
             signer: new NonceManager(signer),
-            circuit: MINING_CIRCUITS.demo,
-            prover: prepared.setup.prover,
+            layers: [{ circuit, shape, prover: prepared.setup.prover }],
             pool,
-            shape,
             stateDir: path.join(stateRoot, `miner${index}`),
             pollMs: 100,
             onEvent: (event) => {
@@ -375,7 +380,7 @@ describe("dashboard in a real browser", () => {
         }),
       );
       await Promise.all(miners.map(({ miner }) => miner.run(1)));
-      const reward = BigInt(params.tileRows * params.tileCols * params.depth) * 64n * params.initialRewardPerMac;
+      const reward = BigInt(circuit.macsPerTile) * 64n * params.initialRewardPerMac;
       for (const { miner, address } of miners) {
         const job = miner.jobs()[0]!;
         expect(job.stage, job.note).toBe("settled");
@@ -423,7 +428,7 @@ describe("dashboard in a real browser", () => {
       expect(await page.$eval("#supply", (e) => (e as HTMLElement).title)).toBe("0.8192 DEMLE");
       expect(await page.$eval('#commitments dd[data-count="proven"]', (e) => e.textContent)).toBe("2");
       expect(await page.$eval('#macs tr[data-op="gemm"] td.num', (e) => (e as HTMLElement).title)).toBe(
-        String(2 * 64 * params.tileRows * params.tileCols * params.depth),
+        String(2 * 64 * circuit.macsPerTile),
       );
       // Miner metrics (Prometheus) from the same run.
       const endpoint = await minerMetrics.serve(0);
