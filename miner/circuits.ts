@@ -7,12 +7,20 @@ import path from "node:path";
 import { compileCircuit, REPO_ROOT, type CompiledCircuit } from "../circuits/compile.js";
 import type { GemmTiling, TileGrid, WorkShape } from "../common/work.js";
 import { CONV_DEMO_TILING, CONV_PRODUCTION_TILING, type ConvTiling } from "../common/ops/conv.js";
+import {
+  BATCHNORM_DEMO_TILES_PER_PROOF,
+  BATCHNORM_DEMO_TILING,
+  BATCHNORM_PRODUCTION_TILES_PER_PROOF,
+  BATCHNORM_PRODUCTION_TILING,
+  type BatchNormTiling,
+} from "../common/ops/batchnorm.js";
+import { DEMO_ATTENTION_TILING, PRODUCTION_ATTENTION_TILING, type AttentionTiling } from "../common/ops/attention.js";
 import { committedSetup } from "../audit/committed.js";
 import { setupCircuit, type CircuitSetup } from "../prover/setup.js";
 import type { LogFn } from "../prover/snarkjs-runtime.js";
 
 /** The ops DEMLE mines; each has a seed-mode tile circuit (circuits/<op>_seed.circom). */
-export type OpKind = "gemm" | "conv2d";
+export type OpKind = MiningCircuit["op"];
 
 interface CircuitBase {
   /** Build name (build/circuits/<name>, build/setup/<name>). */
@@ -27,12 +35,19 @@ interface CircuitBase {
 
 export type MiningCircuit =
   | (CircuitBase & { readonly op: "gemm"; readonly tiling: GemmTiling })
-  | (CircuitBase & { readonly op: "conv2d"; readonly tiling: ConvTiling });
+  | (CircuitBase & { readonly op: "conv2d"; readonly tiling: ConvTiling })
+  | (CircuitBase & { readonly op: "batchnorm"; readonly tiling: BatchNormTiling })
+  | (CircuitBase & { readonly op: "attention"; readonly tiling: AttentionTiling });
 
 const gemmMacsPerTile = (t: GemmTiling) => t.tileRows * t.tileCols * t.depth;
 /** A conv tile is one output row (Wo pixels) × TN channels, each a dot product of K = (Cin / G)·kh·kw. */
 const convMacsPerTile = (t: ConvTiling) =>
   t.outWidth * t.tileChannels * (t.inChannels / t.groups) * t.kernelHeight * t.kernelWidth;
+
+/** Batch normalisation: one work unit per output (a multiply-add per element). */
+const batchNormMacsPerTile = (t: BatchNormTiling) => t.tileRows * t.tileChannels;
+/** Attention: TQ·L·D MACs for Q·Kᵀ and as many for P·V. */
+const attentionMacsPerTile = (t: AttentionTiling) => 2 * t.queryRows * t.keys * t.headDim;
 
 const GEMM_DEMO: GemmTiling = { tileRows: 2, tileCols: 2, depth: 16, maxRowBlocksLog2: 3, maxColBlocksLog2: 3 };
 const GEMM_PRODUCTION: GemmTiling = { tileRows: 8, tileCols: 8, depth: 64, maxRowBlocksLog2: 10, maxColBlocksLog2: 10 };
@@ -72,6 +87,38 @@ export const MINING_CIRCUITS = {
     tilesPerProof: 1,
     macsPerTile: convMacsPerTile(CONV_PRODUCTION_TILING),
   },
+  "batchnorm-demo": {
+    op: "batchnorm",
+    name: "batchnorm_seed_demo_1x2x4",
+    mainFile: "circuits/main/batchnorm_seed_demo_1x2x4.circom",
+    tiling: BATCHNORM_DEMO_TILING,
+    tilesPerProof: BATCHNORM_DEMO_TILES_PER_PROOF,
+    macsPerTile: batchNormMacsPerTile(BATCHNORM_DEMO_TILING),
+  },
+  batchnorm: {
+    op: "batchnorm",
+    name: "batchnorm_seed_2x12x8",
+    mainFile: "circuits/main/batchnorm_seed_2x12x8.circom",
+    tiling: BATCHNORM_PRODUCTION_TILING,
+    tilesPerProof: BATCHNORM_PRODUCTION_TILES_PER_PROOF,
+    macsPerTile: batchNormMacsPerTile(BATCHNORM_PRODUCTION_TILING),
+  },
+  "attention-demo": {
+    op: "attention",
+    name: "attention_seed_demo_1x4x4_causal",
+    mainFile: "circuits/main/attention_seed_demo_1x4x4_causal.circom",
+    tiling: DEMO_ATTENTION_TILING,
+    tilesPerProof: 1,
+    macsPerTile: attentionMacsPerTile(DEMO_ATTENTION_TILING),
+  },
+  attention: {
+    op: "attention",
+    name: "attention_seed_4x16x16",
+    mainFile: "circuits/main/attention_seed_4x16x16.circom",
+    tiling: PRODUCTION_ATTENTION_TILING,
+    tilesPerProof: 1,
+    macsPerTile: attentionMacsPerTile(PRODUCTION_ATTENTION_TILING),
+  },
 } as const satisfies Record<string, MiningCircuit>;
 
 export type MiningCircuitName = keyof typeof MINING_CIRCUITS;
@@ -103,6 +150,9 @@ export const MINING_WORKLOADS = {
   demo: [
     { circuit: MINING_CIRCUITS.demo, shape: largest(MINING_CIRCUITS.demo.tiling) },
     { circuit: MINING_CIRCUITS["conv2d-demo"], shape: { rowBlocksLog2: 2, colBlocksLog2: 1 } },
+    { circuit: MINING_CIRCUITS["batchnorm-demo"], shape: { rowBlocksLog2: 3, colBlocksLog2: 2 } },
+    // Causal: every query row of the L = 4 keys, so dr = MAX_DR.
+    { circuit: MINING_CIRCUITS["attention-demo"], shape: { rowBlocksLog2: 2, colBlocksLog2: 2 } },
   ],
   /** GEMM only, demo size: the fastest deployment (fault tests, benchmarks of the chain path). */
   "gemm-demo": [{ circuit: MINING_CIRCUITS.demo, shape: largest(MINING_CIRCUITS.demo.tiling) }],
@@ -110,6 +160,8 @@ export const MINING_WORKLOADS = {
   production: [
     { circuit: MINING_CIRCUITS.production, shape: { rowBlocksLog2: 4, colBlocksLog2: 4 } },
     { circuit: MINING_CIRCUITS.conv2d, shape: { rowBlocksLog2: 4, colBlocksLog2: 2 } },
+    { circuit: MINING_CIRCUITS.batchnorm, shape: { rowBlocksLog2: 4, colBlocksLog2: 4 } },
+    { circuit: MINING_CIRCUITS.attention, shape: { rowBlocksLog2: 2, colBlocksLog2: 4 } },
   ],
 } as const satisfies Record<string, readonly WorkloadLayer[]>;
 
