@@ -30,7 +30,7 @@ import {
   defineBatchNormWork,
   type BatchNormTiling,
 } from "../../common/ops/batchnorm.js";
-import { mineBatchNormWork } from "../../miner/ops/batchnorm.js";
+import { runBatchNormWork } from "../../miner/ops/batchnorm.js";
 import { setupCircuit } from "../../prover/setup.js";
 import { terminateBn128Curve } from "../../prover/snarkjs-runtime.js";
 import type { OpBenchRow } from "./row.js";
@@ -89,7 +89,7 @@ export async function benchOp(options: { quick?: boolean } = {}): Promise<OpBenc
 
   const work = defineBatchNormWork(variant.tiling, { rowBlocksLog2: 2, colBlocksLog2: 2 });
   const seed = 0xbe4c_b47cn;
-  const { outputs } = await mineBatchNormWork(seed, work);
+  const outputs = await runBatchNormWork(seed, work);
   const tree = await commitBatchNormOutputs(outputs, work);
   const { input } = await batchNormProofInput({
     work,

@@ -15,7 +15,8 @@
  * (../onnx/session.ts). BatchNormalization is element-wise, so the CUDA provider's TF32 mode (which only affects
  * MatMul/Conv) does not apply to it; the miner disables TF32 anyway (`use_tf32: 0`).
  *
- * Post-processing (documented in docs/ops/batchnorm.md): the contract reads outputs on the grid 2^-71. ORT's float32
+ * `runBatchNormWork(seed, work)` is the miner's entry point: it generates the work's inputs from the seed and returns
+ * the committed words. Post-processing (documented in docs/ops/batchnorm.md): the contract reads outputs on the grid 2^-71. ORT's float32
  * results are on it except results below 2^-48 in magnitude (from cancellation, e.g. with FMA); those are rounded to
  * the nearest grid point by `roundToBatchNormGrid` before they are committed. Non-finite results are refused.
  */
@@ -147,15 +148,12 @@ export function committedBatchNormWords(raw: Uint32Array): Uint32Array {
   });
 }
 
-/** Runs a whole seed-mode batch-norm work on ORT (CPU) and returns its inputs and committed output words. */
-export async function mineBatchNormWork(
-  seed: bigint,
-  work: BatchNormWork,
-): Promise<{ inputs: BatchNormInputs; outputs: Uint32Array }> {
+/** Runs a whole seed-mode batch-norm work on ORT (CPU) and returns its committed words (rows × channels, row-major). */
+export async function runBatchNormWork(seed: bigint, work: BatchNormWork): Promise<Uint32Array> {
   const inputs = await generateBatchNormInputs(seed, work);
   const runner = await Fp8BatchNormRunner.create(work.channels);
   try {
-    return { inputs, outputs: committedBatchNormWords(await runner.run(inputs)) };
+    return committedBatchNormWords(await runner.run(inputs));
   } finally {
     await runner.release();
   }
