@@ -13,10 +13,12 @@
  *      snarkjs' default multi-threaded curve), then the prover pool (2 single-threaded workers) over the same N tiles:
  *      proofs/min of both and their ratio, per-worker heap statistics and sampled process RSS;
  *   4. k tiles proved as k per-tile proofs (pool) vs one proof covering k small tiles, and the on-chain verification
- *      gas of both on an in-process Hardhat network (verifiers compiled with solc-js, hardhat.config.ts settings).
+ *      gas of both on an in-process Hardhat network (verifiers compiled with solc-js, hardhat.config.ts settings);
+ *   5. every op's production tile circuit (conv2d, batchnorm, attention from bench/ops/*.ts, GEMM from 3.):
+ *      constraints, outputs and MACs per proof, constraints per output and per MAC, witness and prove medians.
  * Progress goes to stderr, the tables to stdout, every raw number to the JSON file (default bench/results/prover.json).
  *
- * --quick swaps in small circuits (Fp8GemmSeedProof(1, 2, 2, 8, 2, 2), 2×2×16 tiles, k = 2) to smoke-test the
+ * --quick swaps in small circuits (Fp8GemmSeedProof(1, 2, 2, 8, 2, 2), 2×2×16 tiles, k = 2; the ops' demo mains) to smoke-test the
  * script in a few minutes; it uses the power-16 dev ptau if it is already available, otherwise one small dev ptau.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -58,6 +60,16 @@ import {
 } from "../prover/setup.js";
 import { errorMessage, snarkjsVersion, terminateBn128Curve } from "../prover/snarkjs-runtime.js";
 import { CircuitHarness } from "../test/helpers/circuit.js";
+import { benchOp as benchAttention } from "./ops/attention.js";
+import { benchOp as benchBatchNorm } from "./ops/batchnorm.js";
+import { benchOp as benchConv } from "./ops/conv.js";
+import type { OpBenchRow } from "./ops/row.js";
+
+const OP_BENCHES = [
+  ["conv2d", benchConv],
+  ["batchnorm", benchBatchNorm],
+  ["attention", benchAttention],
+] as const;
 import { H100_TILES_FILE, loadH100Tiles, subTile } from "../test/helpers/h100.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1182,6 +1194,15 @@ async function run(options: Options): Promise<void> {
       pooled.batch.outcomes,
     ),
   );
+  // 5. The other ops' tile circuits (bench/ops/*.ts): one honest tile each, median of 3 proofs.
+  const opRows = await phase("ops", async () => {
+    const rows: OpBenchRow[] = [];
+    for (const [op, bench] of OP_BENCHES) {
+      progress(`op ${op}: compile, setup and 3 honest tile proofs`);
+      rows.push(await bench({ quick: options.quick }));
+    }
+    return rows;
+  });
   noteLoad("end");
 
   // ----- Results -----
@@ -1441,6 +1462,48 @@ async function run(options: Options): Promise<void> {
       '"own tx" = gasUsed of a transaction sent straight to verifyProof minus the 21,000 base (calldata + execution). ' +
       "The probe tx adds calldata, the loop, one event per proof and one storage write (non-zero → non-zero).",
   );
+  const gemmRow: OpBenchRow = {
+    op: "gemm",
+    circuit: main.name,
+    constraints: main.constraints,
+    outputsPerTile: plan.main.params.nt * plan.main.params.tm * plan.main.params.tn,
+    macsPerTile: mainMacs,
+    constraintsPerOutput: main.constraints / (plan.main.params.nt * plan.main.params.tm * plan.main.params.tn),
+    constraintsPerMac: main.constraints / mainMacs,
+    witnessMs: baseline.witnessMs.median,
+    proveMs: baseline.proveMs.median,
+  };
+  const allOps = [gemmRow, ...opRows];
+  out.push(
+    "",
+    "## Every op's tile circuit (one challenged tile per proof; GEMM from the baseline above, others median of 3)",
+    "",
+    table(
+      [
+        "op",
+        "circuit",
+        "constraints",
+        "outputs/proof",
+        "MACs/proof",
+        "constraints/output",
+        "constraints/MAC",
+        "witness",
+        "prove",
+      ],
+      allOps.map((r) => [
+        r.op,
+        r.circuit,
+        fmtInt(r.constraints),
+        fmtInt(r.outputsPerTile),
+        fmtInt(r.macsPerTile),
+        r.constraintsPerOutput.toFixed(1),
+        r.constraintsPerMac === null ? "—" : r.constraintsPerMac.toFixed(2),
+        fmtMs(r.witnessMs),
+        fmtMs(r.proveMs),
+      ]),
+      [2, 3, 4, 5, 6, 7, 8],
+    ),
+  );
   const text = out.join("\n");
 
   const report = {
@@ -1544,6 +1607,7 @@ async function run(options: Options): Promise<void> {
       },
     },
     gas,
+    ops: allOps,
     table: text,
   };
   const outFile = options.out;
