@@ -115,6 +115,21 @@ export function buildFloat32GemmModel(shape: GemmShape): Uint8Array {
   return g.build({ graphName: `f32_gemm_${m}x${n}x${k}` });
 }
 
+/**
+ * The CUDA provider runs float32 MatMul/Conv in TF32 (10-bit mantissa inputs) unless told otherwise, an error the
+ * numerics contract does not cover; onnxruntime-node passes no `use_tf32` provider option, so TF32 is turned off for
+ * the whole process with NVIDIA's documented switch, read by cuBLAS and cuDNN when they start. Untested here (no GPU).
+ */
+function disableTf32(warn: (message: string) => void): void {
+  const current = process.env.NVIDIA_TF32_OVERRIDE;
+  if (current !== undefined && current !== "0") {
+    warn(
+      `NVIDIA_TF32_OVERRIDE=${current} would allow TF32, which the numerics contract does not cover; setting it to 0`,
+    );
+  }
+  process.env.NVIDIA_TF32_OVERRIDE = "0";
+}
+
 /** E4M3FN code → its exact float32 value; the NaN codes 0x7F/0xFF decode to NaN and are refused by the runner. */
 export const E4M3FN_DECODE_TABLE: Readonly<Float32Array> = Float32Array.from({ length: 256 }, (_, code) =>
   fp8ToNumber(code, "e4m3fn"),
@@ -213,6 +228,7 @@ export class Fp8GemmRunner {
       ...(options.allowSpinning === false ? NO_SPINNING : {}),
     };
     let fallbackReason: string | undefined;
+    if (requested === "cuda") disableTf32(options.onFallback ?? console.warn);
     if (requested !== "cpu") {
       const listed = ort.listSupportedBackends().find((b) => b.name === requested);
       if (listed === undefined) {
