@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,14 +35,25 @@ export interface CompiledCircuit {
   readonly cached: boolean;
 }
 
-function listCircomSources(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...listCircomSources(full));
-    else if (entry.name.endsWith(".circom")) found.push(full);
-  }
-  return found.sort();
+/**
+ * The repo's circom files `mainFile` includes, directly or not (itself first). Includes that resolve into
+ * node_modules (circomlib) are covered by hashing circomlib's package.json instead.
+ */
+function includedSources(mainFile: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const match of readFileSync(file, "utf8").matchAll(/^\s*include\s+"([^"]+)"\s*;/gm)) {
+      const local = path.resolve(path.dirname(file), match[1]!);
+      if (existsSync(local)) visit(local);
+      else if (!existsSync(path.join(REPO_ROOT, "node_modules", match[1]!))) {
+        throw new Error(`${path.relative(REPO_ROOT, file)} includes "${match[1]}", which exists nowhere`);
+      }
+    }
+  };
+  visit(mainFile);
+  return [...seen];
 }
 
 function hashBuildInputs(mainFile: string): string {
@@ -50,7 +61,7 @@ function hashBuildInputs(mainFile: string): string {
   hash.update(`circom2@${CIRCOM_PACKAGE_VERSION}\n${CIRCOM_FLAGS.join(" ")}\n`);
   const circomlib = path.join(REPO_ROOT, "node_modules", "circomlib", "package.json");
   hash.update(readFileSync(circomlib));
-  for (const file of [...listCircomSources(CIRCUITS_DIR), mainFile]) {
+  for (const file of includedSources(mainFile)) {
     hash.update(path.relative(REPO_ROOT, file));
     hash.update(readFileSync(file));
   }

@@ -128,8 +128,8 @@ export async function seedStream(seed: bigint, domain: bigint, block: number, le
   return bytes;
 }
 
-/** Seed-generated E4M3FN codes: the two NaN codes stand for ±0 (the circuit decodes them that way). */
-function withoutNan(raw: Uint8Array): Uint8Array {
+/** Seed-generated E4M3FN codes: the two NaN codes stand for ±0 (the circuits' Fp8E4M3FromBits(1) decodes them so). */
+export function withoutNan(raw: Uint8Array): Uint8Array {
   return raw.map((code) => (code === 0x7f ? 0x00 : code === 0xff ? 0x80 : code));
 }
 
@@ -156,7 +156,8 @@ export async function generateInputs(seed: bigint, work: GemmWork): Promise<{ a:
   return { a, b };
 }
 
-function assertTile(work: GemmWork, rowBlock: number, colBlock: number): void {
+/** Throws unless (rowBlock, colBlock) is a tile of the work's 2^dr × 2^dc grid. */
+export function assertTile(work: GridWork, rowBlock: number, colBlock: number): void {
   const [rows, cols] = [2 ** work.shape.rowBlocksLog2, 2 ** work.shape.colBlocksLog2];
   const inRange = (v: number, n: number) => Number.isInteger(v) && v >= 0 && v < n;
   if (!inRange(rowBlock, rows) || !inRange(colBlock, cols))

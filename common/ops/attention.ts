@@ -26,6 +26,8 @@ import {
   type OutputTree,
   type TileGrid,
   type WorkShape,
+  withoutNan,
+  assertTile,
 } from "../work.js";
 
 /** Stream domains: Q tiles (block = tile index), K and V of a head (block = head). */
@@ -121,18 +123,6 @@ export function defineAttentionWork(tiling: AttentionTiling, shape: WorkShape): 
     throw new RangeError(`colBlocksLog2 must be an integer in [0, ${tiling.maxColBlocksLog2}], got ${dc}`);
   }
   return { tiling, shape, queries: tiling.queryRows * 2 ** dr, heads: 2 ** dc };
-}
-
-function assertTile(work: AttentionWork, rowBlock: number, head: number): void {
-  const [rows, cols] = [2 ** work.shape.rowBlocksLog2, work.heads];
-  const inRange = (v: number, n: number) => Number.isInteger(v) && v >= 0 && v < n;
-  if (!inRange(rowBlock, rows) || !inRange(head, cols))
-    throw new RangeError(`tile (${rowBlock}, ${head}) is outside the work's ${rows}×${cols} tiles`);
-}
-
-/** Seed-generated E4M3FN codes: the NaN codes stand for ±0 (the circuit's Fp8E4M3FromBits(1)). */
-function withoutNan(raw: Uint8Array): Uint8Array {
-  return raw.map((code) => (code === 0x7f ? 0x00 : code === 0xff ? 0x80 : code));
 }
 
 /** Q rows r·TQ… of head c: TQ×D codes, row-major, stream(seed, 7, tile index). */

@@ -23,6 +23,8 @@ import {
   type OutputTree,
   type TileGrid,
   type WorkShape,
+  withoutNan,
+  assertTile,
 } from "../work.js";
 
 /** Stream domains: x tiles (block = tile index) and channel parameters (block = column block). */
@@ -90,18 +92,6 @@ export function defineBatchNormWork(tiling: BatchNormTiling, shape: WorkShape): 
     throw new RangeError(`colBlocksLog2 must be an integer in [0, ${tiling.maxColBlocksLog2}], got ${dc}`);
   }
   return { tiling, shape, rows: tileRows * 2 ** dr, channels: tileChannels * 2 ** dc };
-}
-
-/** Seed-generated E4M3FN codes: the two NaN codes stand for ±0 (the circuit's Fp8E4M3FromBits(1)). */
-function withoutNan(raw: Uint8Array): Uint8Array {
-  return raw.map((code) => (code === 0x7f ? 0x00 : code === 0xff ? 0x80 : code));
-}
-
-function assertTile(work: BatchNormWork, rowBlock: number, colBlock: number): void {
-  const [rows, cols] = [2 ** work.shape.rowBlocksLog2, 2 ** work.shape.colBlocksLog2];
-  const inRange = (v: number, n: number) => Number.isInteger(v) && v >= 0 && v < n;
-  if (!inRange(rowBlock, rows) || !inRange(colBlock, cols))
-    throw new RangeError(`tile (${rowBlock}, ${colBlock}) is outside the work's ${rows}×${cols} tiles`);
 }
 
 /** x tile (r, c): stream(seed, 5, c + 2^maxColBlocksLog2·r), tileRows × tileChannels codes, row-major. */
