@@ -115,7 +115,10 @@ template ConvColumnGroup(LOG_G, MAX_DC) {
     signal input colMask[MAX_DC];
     signal output group;
 
-    colMask[LOG_G - 1] === 1;
+    // dc ≥ LOG_G: the first LOG_G mask bits are set.
+    for (var i = 0; i < LOG_G; i++) {
+        colMask[i] === 1;
+    }
     signal bits[MAX_DC] <== Num2Bits(MAX_DC)(colBlock);
     // isTop[i] = [dc = i] for 0 ≤ i ≤ MAX_DC, from the monotone mask (colMask[−1] = 1, colMask[MAX_DC] = 0).
     var isTop[MAX_DC + 1];

@@ -20,6 +20,8 @@ import {
   type OutputTree,
   type TileGrid,
   type WorkShape,
+  withoutNan,
+  assertTile,
 } from "../work.js";
 
 /** Stream domain of input rows (channels of one group of one row of one image). */
@@ -212,11 +214,6 @@ export function groupOfColumnBlock(work: ConvWork, colBlock: number): number {
   return Math.floor(colBlock / (2 ** work.shape.colBlocksLog2 / work.tiling.groups));
 }
 
-/** Seed-generated E4M3FN codes: the two NaN codes stand for ±0 (the circuit decodes them that way). */
-function withoutNan(raw: Uint8Array): Uint8Array {
-  return raw.map((code) => (code === 0x7f ? 0x00 : code === 0xff ? 0x80 : code));
-}
-
 /** Stream block of input row h of image n, group g: (n·H + h)·G + g. */
 export function inputRowBlock(tiling: ConvTiling, image: number, row: number, group: number): number {
   return (image * tiling.inHeight + row) * tiling.groups + group;
@@ -371,13 +368,6 @@ export function checkConvOutputs(y: Uint32Array, exact: ConvExact, work: ConvWor
     }
   }
   return { ok: failures.length === 0, failures, worstErrorToBound };
-}
-
-function assertTile(work: ConvWork, rowBlock: number, colBlock: number): void {
-  const [rows, cols] = [2 ** work.shape.rowBlocksLog2, 2 ** work.shape.colBlocksLog2];
-  const inRange = (v: number, n: number) => Number.isInteger(v) && v >= 0 && v < n;
-  if (!inRange(rowBlock, rows) || !inRange(colBlock, cols))
-    throw new RangeError(`tile (${rowBlock}, ${colBlock}) is outside the work's ${rows}×${cols} tiles`);
 }
 
 /** The words of tile (r, c) of y (NCHW float32 bit patterns): Wo×TN, word ow·TN + j = y[n][c·TN + j][oh][ow]. */
