@@ -795,6 +795,57 @@ describe("Fp8ConvSeedProof: demo main circuits/main/conv_seed_demo_c2g2_k3s2_h4w
   });
 });
 
+describe("Fp8ConvSeedProof with two challenged tiles (NT = 2, demo parameters)", () => {
+  it("accepts both tiles' honest words and rejects an edit of the second tile's words or siblings", async () => {
+    const t = CONV_DEMO_TILING;
+    const harness = await CircuitHarness.load(
+      await instantiateCircuit(
+        "test_conv_seed_nt2_demo",
+        "conv_seed.circom",
+        "Fp8ConvSeedProof",
+        [2, ...tileParams(t), t.maxColBlocksLog2],
+        ["outputRoot", "seed", "challenge", "miner", "shape"],
+      ),
+    );
+    expect(harness.constraintCount).toBe(14_509);
+    const inst = await instance(t, 3, 2);
+    const tree = await commitConvOutputs(inst.y, inst.work);
+    // The first challenge ≥ 1 whose two tiles differ in both coordinates (deterministic search).
+    let challenge = 1n;
+    let proof = await convProofInput({
+      work: inst.work,
+      tilesPerProof: 2,
+      outputs: inst.y,
+      tree,
+      seed: SEED,
+      challenge,
+      miner: MINER,
+    });
+    while (
+      proof.tiles[0]!.rowBlock === proof.tiles[1]!.rowBlock ||
+      proof.tiles[0]!.colBlock === proof.tiles[1]!.colBlock
+    ) {
+      challenge++;
+      proof = await convProofInput({
+        work: inst.work,
+        tilesPerProof: 2,
+        outputs: inst.y,
+        tree,
+        seed: SEED,
+        challenge,
+        miner: MINER,
+      });
+    }
+    const honest = await harness.witness(proof.input);
+    expect(harness.firstViolated(honest)).toBe(-1);
+    expectEditsRejected(harness, honest, {
+      "second tile's words": ["main.y[1][0][0]", "main.y[1][1][1]"],
+      "second tile's siblings": ["main.siblings[1][0]", "main.siblings[1][5]"],
+      "second tile's inputs": harness.signals(/^main\.tile\[1\]\.check\.signedProduct\[0\]\[0\]\[4\]$/),
+    });
+  });
+});
+
 describe("production main circuits/main/conv_seed_c8_k3_h8w8_tn8.circom", () => {
   let harness: CircuitHarness;
   let log: string;
