@@ -164,17 +164,34 @@ export function assertTile(work: GridWork, rowBlock: number, colBlock: number): 
     throw new RangeError(`tile (${rowBlock}, ${colBlock}) is outside the work's ${rows}×${cols} tiles`);
 }
 
-/** The float32 words of tile (rowBlock, colBlock) of C (M×N row-major bit patterns), row-major. */
-export function tileWords(c: Uint32Array, work: GemmWork, rowBlock: number, colBlock: number): Uint32Array {
-  if (c.length !== work.m * work.n) throw new RangeError(`C must have ${work.m}×${work.n} words, got ${c.length}`);
+/**
+ * The words of tile (rowBlock, colBlock), row-major, of a work whose outputs form one row-major rows × columns matrix
+ * `name` cut into tileRows × tileCols tiles (GEMM's C, batch norm's y).
+ */
+export function matrixTileWords(
+  matrix: Uint32Array,
+  name: string,
+  work: GridWork,
+  size: { rows: number; columns: number; tileRows: number; tileCols: number },
+  rowBlock: number,
+  colBlock: number,
+): Uint32Array {
+  const { rows, columns, tileRows: tm, tileCols: tn } = size;
+  if (matrix.length !== rows * columns)
+    throw new RangeError(`${name} must have ${rows}×${columns} words, got ${matrix.length}`);
   assertTile(work, rowBlock, colBlock);
-  const { tileRows: tm, tileCols: tn } = work.tiling;
   const words = new Uint32Array(tm * tn);
   for (let i = 0; i < tm; i++) {
-    const start = (rowBlock * tm + i) * work.n + colBlock * tn;
-    words.set(c.subarray(start, start + tn), i * tn);
+    const start = (rowBlock * tm + i) * columns + colBlock * tn;
+    words.set(matrix.subarray(start, start + tn), i * tn);
   }
   return words;
+}
+
+/** The float32 words of tile (rowBlock, colBlock) of C (M×N row-major bit patterns), row-major. */
+export function tileWords(c: Uint32Array, work: GemmWork, rowBlock: number, colBlock: number): Uint32Array {
+  const { tileRows, tileCols } = work.tiling;
+  return matrixTileWords(c, "C", work, { rows: work.m, columns: work.n, tileRows, tileCols }, rowBlock, colBlock);
 }
 
 /** Leaf of one tile: Poseidon over its words packed 7 per field element. */
@@ -291,8 +308,8 @@ export async function challengedTile(
   return { rowBlock, colBlock, index: tileIndex(work.tiling, rowBlock, colBlock) };
 }
 
-/** Public inputs of Fp8GemmSeedProof, in the circuit's order. */
-export interface GemmPublicInputs {
+/** Public inputs of every seed-mode proof circuit (Fp8GemmSeedProof, Fp8ConvSeedProof, …), in the circuits' order. */
+export interface SeedProofPublicInputs {
   readonly outputRoot: bigint;
   readonly seed: bigint;
   readonly challenge: bigint;
@@ -302,34 +319,55 @@ export interface GemmPublicInputs {
 
 export type CircuitInput = Record<string, string | string[] | string[][] | string[][][]>;
 
+/** A seed-mode proof's witness input, its public inputs and the challenged tiles it proves. */
+export interface SeedProofInput {
+  readonly input: CircuitInput;
+  readonly publicInputs: SeedProofPublicInputs;
+  readonly tiles: { rowBlock: number; colBlock: number }[];
+}
+
+/** What a seed-mode proof of `tilesPerProof` challenged tiles is about: the work, its committed tree and the values. */
+export interface SeedProofParams {
+  readonly work: GridWork;
+  readonly tilesPerProof: number;
+  readonly tree: OutputTree;
+  readonly seed: bigint;
+  readonly challenge: bigint;
+  readonly miner: bigint;
+}
+
 /**
- * The full witness input of Fp8GemmSeedProof for `tilesPerProof` challenged tiles. Outputs (C, M×N float32 bit
- * patterns) and the tree must be the miner's committed ones.
+ * The witness input every seed-mode proof circuit shares: the public inputs, then `outputName`, the committed words
+ * of each challenged tile (`tileWords(rowBlock, colBlock)`, as rows of `rowLength` decimal strings), then `siblings`,
+ * each tile's Merkle siblings (leaf level first). Ops with more per-tile inputs append them to `input`.
  */
-export async function gemmProofInput(params: {
-  work: GemmWork;
-  tilesPerProof: number;
-  c: Uint32Array;
-  tree: OutputTree;
-  seed: bigint;
-  challenge: bigint;
-  miner: bigint;
-}): Promise<{ input: CircuitInput; publicInputs: GemmPublicInputs; tiles: { rowBlock: number; colBlock: number }[] }> {
-  const { work, c, tree, seed, challenge, miner } = params;
+export async function seedProofInput(
+  params: SeedProofParams,
+  outputName: string,
+  tileWords: (rowBlock: number, colBlock: number) => Uint32Array,
+  rowLength: number,
+): Promise<SeedProofInput> {
+  const { work, tilesPerProof, tree, seed, challenge, miner } = params;
+  assertFieldElement("seed", seed);
   assertFieldElement("miner", miner);
+  if (!Number.isSafeInteger(tilesPerProof) || tilesPerProof < 1) {
+    throw new RangeError(`tilesPerProof must be a positive integer, got ${tilesPerProof}`);
+  }
+  if (!Number.isSafeInteger(rowLength) || rowLength < 1)
+    throw new RangeError(`rowLength must be positive, got ${rowLength}`);
   const tiles = [];
-  const cInput: string[][][] = [];
-  const siblingsInput: string[][] = [];
-  for (let u = 0; u < params.tilesPerProof; u++) {
+  const words: string[][][] = [];
+  const siblings: string[][] = [];
+  for (let u = 0; u < tilesPerProof; u++) {
     const tile = await challengedTile(challenge, u, work);
     tiles.push({ rowBlock: tile.rowBlock, colBlock: tile.colBlock });
-    const words = tileWords(c, work, tile.rowBlock, tile.colBlock);
+    const tileOutputs = tileWords(tile.rowBlock, tile.colBlock);
     const rows: string[][] = [];
-    for (let i = 0; i < work.tiling.tileRows; i++) {
-      rows.push(Array.from(words.subarray(i * work.tiling.tileCols, (i + 1) * work.tiling.tileCols), String));
+    for (let start = 0; start < tileOutputs.length; start += rowLength) {
+      rows.push(Array.from(tileOutputs.subarray(start, start + rowLength), String));
     }
-    cInput.push(rows);
-    siblingsInput.push(tree.siblings(tile.index).map(String));
+    words.push(rows);
+    siblings.push(tree.siblings(tile.index).map(String));
   }
   const publicInputs = { outputRoot: tree.root, seed, challenge, miner, shape: encodeShape(work.shape) };
   const input: CircuitInput = {
@@ -338,8 +376,17 @@ export async function gemmProofInput(params: {
     challenge: String(challenge),
     miner: String(miner),
     shape: String(publicInputs.shape),
-    c: cInput,
-    siblings: siblingsInput,
+    [outputName]: words,
+    siblings,
   };
   return { input, publicInputs, tiles };
+}
+
+/**
+ * The full witness input of Fp8GemmSeedProof for `tilesPerProof` challenged tiles. Outputs (C, M×N float32 bit
+ * patterns) and the tree must be the miner's committed ones.
+ */
+export function gemmProofInput(params: SeedProofParams & { work: GemmWork; c: Uint32Array }): Promise<SeedProofInput> {
+  const { work, c } = params;
+  return seedProofInput(params, "c", (r, col) => tileWords(c, work, r, col), work.tiling.tileCols);
 }

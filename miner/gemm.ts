@@ -23,8 +23,8 @@
 import * as ort from "onnxruntime-node";
 
 import { fp8ToNumber } from "../common/fp8.js";
-import { DataType, GraphBuilder } from "./onnx/graph.js";
-import { SESSION_OPTIONS } from "./onnx/session.js";
+import { DataType, fp8QuantizeDequantize, GraphBuilder } from "./onnx/graph.js";
+import { float32OutputWords, SESSION_OPTIONS } from "./onnx/session.js";
 
 /** GEMM shape: C (m×n) = A (m×k) · B (k×n). */
 export interface GemmShape {
@@ -85,20 +85,8 @@ export function buildFp8GemmModel(shape: GemmShape): Uint8Array {
   const g = new GraphBuilder();
   const a = g.input(GEMM_INPUT_A, DataType.FLOAT, [m, k]);
   const b = g.input(GEMM_INPUT_B, DataType.FLOAT, [k, n]);
-  const scale = g.initializer(DataType.FLOAT, [], new Float32Array([1]), "fp8_scale");
-  const zeroPoint = g.initializer(DataType.FLOAT8E4M3FN, [], new Uint8Array([0]), "fp8_zero_point");
-  const throughFp8 = (x: string, tag: string): string => {
-    const [q] = g.node("QuantizeLinear", [x, scale, zeroPoint], {
-      outputs: [`${tag}_fp8`],
-      name: `quantize_${tag}`,
-    });
-    const [dq] = g.node("DequantizeLinear", [q!, scale, zeroPoint], {
-      outputs: [`${tag}_dequantized`],
-      name: `dequantize_${tag}`,
-    });
-    return dq!;
-  };
-  const [c] = g.node("MatMul", [throughFp8(a, "A"), throughFp8(b, "B")], { outputs: [GEMM_OUTPUT_C], name: "gemm" });
+  const throughFp8 = fp8QuantizeDequantize(g);
+  const [c] = g.node("MatMul", [throughFp8(a), throughFp8(b)], { outputs: [GEMM_OUTPUT_C], name: "gemm" });
   g.output(c!, DataType.FLOAT, [m, n]);
   return g.build({ graphName: `fp8_gemm_${m}x${n}x${k}` });
 }
@@ -279,13 +267,7 @@ export class Fp8GemmRunner {
       [GEMM_INPUT_B]: new ort.Tensor("float32", b, [k, n]),
     });
     const t2 = performance.now();
-    const result = out[GEMM_OUTPUT_C];
-    if (result === undefined || result.type !== "float32" || result.size !== m * n) {
-      throw new Error(`ORT returned no float32 ${m}×${n} output ${GEMM_OUTPUT_C}`);
-    }
-    const data = result.data as Float32Array;
-    // Own copy of the words: the tensor's buffer belongs to the binding.
-    const c = new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    const c = float32OutputWords(out, GEMM_OUTPUT_C, [m, n]);
     return { c, timings: { decodeMs: t1 - t0, computeMs: t2 - t1, totalMs: performance.now() - t0 } };
   }
 

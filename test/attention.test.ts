@@ -1,7 +1,7 @@
 // FP8 attention: the exact TypeScript reference against ONNX Runtime, and the circuits (softmax library templates,
 // the demo and production seed proofs) against the reference, with soundness shown by editing honest witnesses.
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileCircuit, constraintCounts, inspectWarnings, instantiateCircuit } from "../circuits/compile.js";
+import { instantiateCircuit } from "../circuits/compile.js";
 import {
   attentionProofInput,
   checkAttentionOutputs,
@@ -24,31 +24,17 @@ import {
   type AttentionWork,
 } from "../common/ops/attention.js";
 import { runAttentionWork } from "../miner/ops/attention.js";
-import { CircuitHarness, FIELD } from "./helpers/circuit.js";
+import { CircuitHarness, fieldInverse, fieldMod, loadMainCircuit } from "./helpers/circuit.js";
+import { setRangeCheck } from "./helpers/contract-witness.js";
+import {
+  describeProductionMain,
+  expectEditsRejected,
+  expectMainCircuit,
+  PUBLIC_INPUT_CLASSES,
+  wiredSignals,
+} from "./helpers/soundness.js";
 
-const mod = (x: bigint): bigint => ((x % FIELD) + FIELD) % FIELD;
-function inverse(x: bigint): bigint {
-  let [a, b, u, v] = [mod(x), FIELD, 1n, 0n];
-  while (b !== 0n) {
-    const q = a / b;
-    [a, b, u, v] = [b, a - q * b, v, u - q * v];
-  }
-  return mod(u);
-}
 const PREC = BigInt(SOFTMAX_PRECISION);
-
-/** Sets a RangeCheck component's input and bits as an honest prover would for `value` (low bits when out of range). */
-function rangeCheck(set: Map<string, bigint>, prefix: string, value: bigint, bits: number): void {
-  const v = mod(value);
-  set.set(`${prefix}.in`, v);
-  for (let bit = 0; bit < bits; bit++) set.set(`${prefix}.bits[${bit}]`, (v >> BigInt(bit)) & 1n);
-}
-
-function applyEdits(harness: CircuitHarness, witness: bigint[], set: Map<string, bigint>): bigint[] {
-  const changes: Record<string, bigint> = {};
-  for (const [signal, value] of set) if (harness.hasWire(signal)) changes[signal] = value;
-  return harness.edit(witness, changes);
-}
 
 const bitLength = (x: bigint) => x.toString(2).length;
 
@@ -153,12 +139,12 @@ describe("ExpNegFixed (circuits/lib/softmax.circom), F = 19", () => {
       const denominator = harness.value(honest, "main.eTimesDenominator") / e;
       const withE = (value: bigint) => {
         const set = new Map<string, bigint>([
-          ["main.e", mod(value)],
-          ["main.eTimesDenominator", mod(value * denominator)],
+          ["main.e", fieldMod(value)],
+          ["main.eTimesDenominator", fieldMod(value * denominator)],
         ]);
-        rangeCheck(set, "main.eRange", value, 32);
-        rangeCheck(set, "main.remainder", pN - value * denominator, 92);
-        return applyEdits(harness, honest, set);
+        setRangeCheck(set, "main.eRange", value, 32);
+        setRangeCheck(set, "main.remainder", pN - value * denominator, 92);
+        return harness.editWired(honest, set);
       };
       expect(harness.firstViolated(withE(e + 1n)), `x ${x}: e + 1`).toBeGreaterThanOrEqual(0);
       expect(harness.firstViolated(withE(e - 3n)), `x ${x}: e − 3`).toBeGreaterThanOrEqual(0);
@@ -193,10 +179,7 @@ describe("ExpNegFixed (circuits/lib/softmax.circom), F = 19", () => {
     ];
     const present = signals.filter((signal) => harness.hasWire(signal));
     expect(present.length).toBeGreaterThanOrEqual(12);
-    for (const signal of present) {
-      const edited = harness.edit(honest, { [signal]: harness.value(honest, signal) + 1n });
-      expect(harness.firstViolated(edited), signal).toBeGreaterThanOrEqual(0);
-    }
+    expectEditsRejected(harness, honest, { "internal signal": present });
   });
 });
 
@@ -255,8 +238,8 @@ describe("Fp8SoftmaxRowCheck (L = 4, F = 19): P codes against the exact softmax"
     set.set(`${p}.pow2e`, pow2e);
     set.set(`${p}.z`, z);
     set.set(`${p}.isSubnormal.out`, z);
-    set.set(`${p}.isSubnormal.in`, mod(pow2e - 1n));
-    set.set(`${p}.isSubnormal.inv`, z === 1n ? 0n : inverse(pow2e - 1n));
+    set.set(`${p}.isSubnormal.in`, fieldMod(pow2e - 1n));
+    set.set(`${p}.isSubnormal.inv`, z === 1n ? 0n : fieldInverse(pow2e - 1n));
     const magnitude = ((8n * (1n - z) + m) * (pow2e + z)) / 2n;
     set.set(`${p}.magnitude`, magnitude);
     set.set(`main.pMagnitude[${j}]`, magnitude);
@@ -264,21 +247,24 @@ describe("Fp8SoftmaxRowCheck (L = 4, F = 19): P codes against the exact softmax"
     for (const name of harness.signals(new RegExp(`^main\\.IsZero_[0-9_]+\\.inv$`))) {
       // the IsZero of isSubnormal[j]: identify it by its input wire value
       const input = name.replace(/\.inv$/, ".in");
-      if (harness.hasWire(input) && harness.value(honest, input) === mod(harness.value(honest, `${p}.pow2e`) - 1n)) {
-        set.set(input, mod(pow2e - 1n));
-        set.set(name, z === 1n ? 0n : inverse(pow2e - 1n));
+      if (
+        harness.hasWire(input) &&
+        harness.value(honest, input) === fieldMod(harness.value(honest, `${p}.pow2e`) - 1n)
+      ) {
+        set.set(input, fieldMod(pow2e - 1n));
+        set.set(name, z === 1n ? 0n : fieldInverse(pow2e - 1n));
       }
     }
     const eWire = (i: number) => [`main.e[${i}]`, `main.exp[${i}].e`].find((name) => harness.hasWire(name))!;
     const exps = [0, 1, 2, 3].map((i) => harness.value(honest, eWire(i)));
     const sum = exps.reduce((a, b) => a + b, 0n);
     const ej = exps[j]!;
-    set.set(`main.nTimesZ[${j}]`, mod(magnitude * sum));
-    set.set(`main.ulpTimesZ[${j}]`, mod((pow2e + z) * sum));
+    set.set(`main.nTimesZ[${j}]`, fieldMod(magnitude * sum));
+    set.set(`main.ulpTimesZ[${j}]`, fieldMod((pow2e + z) * sum));
     const tolerance = 32n * (pow2e + z) * sum + 256n * ej + sum;
-    rangeCheck(set, `main.lowerGap[${j}]`, tolerance - 128n * magnitude * sum + (1n << 24n) * ej, PB);
-    rangeCheck(set, `main.upperGap[${j}]`, tolerance + 128n * magnitude * sum - (1n << 24n) * ej, PB);
-    return applyEdits(harness, honest, set);
+    setRangeCheck(set, `main.lowerGap[${j}]`, tolerance - 128n * magnitude * sum + (1n << 24n) * ej, PB);
+    setRangeCheck(set, `main.upperGap[${j}]`, tolerance + 128n * magnitude * sum - (1n << 24n) * ej, PB);
+    return harness.editWired(honest, set);
   }
 
   it("every code the contract guarantees is accepted and every code it refuses is rejected, at all 4 positions", () => {
@@ -330,10 +316,7 @@ describe("Fp8SoftmaxRowCheck (L = 4, F = 19): P codes against the exact softmax"
     ];
     const present = signals.filter((signal) => harness.hasWire(signal));
     expect(present.length).toBeGreaterThanOrEqual(6);
-    for (const signal of present) {
-      const edited = harness.edit(honest, { [signal]: harness.value(honest, signal) + 1n });
-      expect(harness.firstViolated(edited), signal).toBeGreaterThanOrEqual(0);
-    }
+    expectEditsRejected(harness, honest, { "row signal": present });
   });
 
   it("a row maximum above ln(2L) over the true maximum has no witness (Z < 1/2)", async () => {
@@ -343,7 +326,6 @@ describe("Fp8SoftmaxRowCheck (L = 4, F = 19): P codes against the exact softmax"
 
 describe("Fp8AttentionSeedProof demo main (circuits/main/attention_seed_demo_1x4x4_causal.circom)", () => {
   let harness: CircuitHarness;
-  let log: string;
   const work: AttentionWork = defineAttentionWork(DEMO_ATTENTION_TILING, { rowBlocksLog2: 2, colBlocksLog2: 2 });
   const seed = 0xa77e_0001n;
   const miner = 0x70997970c51812dc3a010c7d01b50e0d17dc79c8n;
@@ -352,12 +334,7 @@ describe("Fp8AttentionSeedProof demo main (circuits/main/attention_seed_demo_1x4
   let proof: Awaited<ReturnType<typeof attentionProofInput>>;
 
   beforeAll(async () => {
-    const compiled = await compileCircuit(
-      "attention_seed_demo_1x4x4_causal",
-      "circuits/main/attention_seed_demo_1x4x4_causal.circom",
-    );
-    log = compiled.log;
-    harness = await CircuitHarness.load(compiled);
+    harness = await loadMainCircuit("attention_seed_demo_1x4x4_causal");
     const inputs = await generateAttentionInputs(seed, work);
     outputs = referenceAttentionOutputs(work, inputs);
     const tree = await commitAttentionOutputs(outputs, work);
@@ -367,10 +344,7 @@ describe("Fp8AttentionSeedProof demo main (circuits/main/attention_seed_demo_1x4
   }, 600_000);
 
   it("locks the constraint count (fits the power-13 ptau), circom --inspect is clean", () => {
-    expect(constraintCounts(log)).toEqual({ nonLinear: 7_824, linear: 0 });
-    expect(harness.constraintCount + harness.r1cs.publicInputs + 1).toBeLessThanOrEqual(2 ** 13);
-    expect(harness.r1cs.publicInputs).toBe(5);
-    expect(inspectWarnings(log)).toEqual([]);
+    expectMainCircuit(harness, { nonLinear: 7_824, ptauPower: 13 });
   });
 
   it("accepts honest witnesses (reference and ORT outputs) for tiles in every row block", async () => {
@@ -415,12 +389,12 @@ describe("Fp8AttentionSeedProof demo main (circuits/main/attention_seed_demo_1x4
     const bits = bitLength(2n * 4n * 229376n * 229376n);
     const withScore = (score: bigint) => {
       const set = new Map<string, bigint>([
-        [`main.score[0][0][${j}]`, mod(score)],
-        [`main.row[0][0].score[${j}]`, mod(score)],
+        [`main.score[0][0][${j}]`, fieldMod(score)],
+        [`main.row[0][0].score[${j}]`, fieldMod(score)],
       ]);
-      rangeCheck(set, `main.scoreLower[0][0][${j}]`, ((score - s[j]!) << es) + t[j]!, bits);
-      rangeCheck(set, `main.scoreUpper[0][0][${j}]`, t[j]! - ((score - s[j]!) << es), bits);
-      return applyEdits(harness, honest, set);
+      setRangeCheck(set, `main.scoreLower[0][0][${j}]`, ((score - s[j]!) << es) + t[j]!, bits);
+      setRangeCheck(set, `main.scoreUpper[0][0][${j}]`, t[j]! - ((score - s[j]!) << es), bits);
+      return harness.editWired(honest, set);
     };
     const slack = t[j]! >> es;
     expect(slack).toBeGreaterThan(0n);
@@ -431,12 +405,8 @@ describe("Fp8AttentionSeedProof demo main (circuits/main/attention_seed_demo_1x4
   });
 
   it("rejects an edit of every signal class", () => {
-    const classes: Record<string, string[]> = {
-      "public output root": ["main.outputRoot"],
-      "public seed": ["main.seed"],
-      "public challenge": ["main.challenge"],
-      "public miner": ["main.miner"],
-      "public shape": ["main.shape"],
+    const classes = wiredSignals(harness, {
+      ...PUBLIC_INPUT_CLASSES,
       "output word": ["main.o[0][0][0]", "main.o[0][0][3]"],
       "Merkle sibling": ["main.siblings[0][0]", "main.siblings[0][3]"],
       "score witness": ["main.score[0][0][0]", "main.score[0][0][2]"],
@@ -461,15 +431,8 @@ describe("Fp8AttentionSeedProof demo main (circuits/main/attention_seed_demo_1x4
       "P·V products": ["main.outputCheck[0].signedProduct[0][0][0]", "main.outputCheck[0].magnitudeProduct[0][1][0]"],
       "output range bits": ["main.outputCheck[0].lowerGap[0][0].bits[0]", "main.outputCheck[0].upperGap[0][2].bits[3]"],
       "generated input bits": harness.signals(/^main\.kStream\[0\]\.decompose\[0\]\.bits\[(128|200|253)\]$/),
-    };
-    for (const [cls, signals] of Object.entries(classes)) {
-      const present = signals.filter((s) => harness.hasWire(s));
-      expect(present.length, cls).toBeGreaterThan(0);
-      for (const signal of present) {
-        const edited = harness.edit(honest, { [signal]: harness.value(honest, signal) + 1n });
-        expect(harness.firstViolated(edited), `${cls}: ${signal}`).toBeGreaterThanOrEqual(0);
-      }
-    }
+    });
+    expectEditsRejected(harness, honest, classes);
   });
 
   it("P·V words: a re-committed word exactly at the GEMM bound passes, 2^-8 beyond it has no witness", async () => {
@@ -502,37 +465,18 @@ describe("Fp8AttentionSeedProof demo main (circuits/main/attention_seed_demo_1x4
   });
 });
 
-describe("production main circuits/main/attention_seed_4x16x16.circom", () => {
-  let harness: CircuitHarness;
-  let log: string;
-
-  beforeAll(async () => {
-    const compiled = await compileCircuit("attention_seed_4x16x16", "circuits/main/attention_seed_4x16x16.circom");
-    log = compiled.log;
-    harness = await CircuitHarness.load(compiled);
-  }, 900_000);
-
-  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", () => {
-    expect(constraintCounts(log)).toEqual({ nonLinear: 62_598, linear: 0 });
-    expect(harness.constraintCount + harness.r1cs.publicInputs + 1).toBeLessThanOrEqual(2 ** 16);
-    expect(inspectWarnings(log)).toEqual([]);
-  });
-
-  it("accepts an honest witness of ORT's outputs for a 16-query × 4-head work", async () => {
-    const work = defineAttentionWork(PRODUCTION_ATTENTION_TILING, { rowBlocksLog2: 2, colBlocksLog2: 2 });
-    const seed = 987654321n;
-    const inputs = await generateAttentionInputs(seed, work);
-    const ort = await runAttentionWork(work, inputs);
-    const tree = await commitAttentionOutputs(ort, work);
-    const { input } = await attentionProofInput({
-      work,
-      tilesPerProof: 1,
-      outputs: ort,
-      tree,
-      seed,
-      challenge: 42n,
-      miner: 0xabcdefn,
-    });
-    expect(harness.firstViolated(await harness.witness(input))).toBe(-1);
-  });
-});
+describeProductionMain(
+  "attention_seed_4x16x16",
+  { nonLinear: 62_598, ptauPower: 16 },
+  {
+    title: "accepts an honest witness of ORT's outputs for a 16-query × 4-head work",
+    proofInput: async () => {
+      const work = defineAttentionWork(PRODUCTION_ATTENTION_TILING, { rowBlocksLog2: 2, colBlocksLog2: 2 });
+      const seed = 987654321n;
+      const outputs = await runAttentionWork(work, await generateAttentionInputs(seed, work));
+      const tree = await commitAttentionOutputs(outputs, work);
+      const miner = 0xabcdefn;
+      return (await attentionProofInput({ work, tilesPerProof: 1, outputs, tree, seed, challenge: 42n, miner })).input;
+    },
+  },
+);

@@ -2,9 +2,9 @@
 // against the reference, with soundness shown by editing honest witnesses and checking that the constraints reject
 // them.
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileCircuit, constraintCounts, inspectWarnings, instantiateCircuit } from "../circuits/compile.js";
+import { instantiateCircuit } from "../circuits/compile.js";
 import { fp8ToScaled } from "../common/fp8.js";
-import { decodeFloat32, float32Bits, float32FromBits, toScaledInteger } from "../common/numerics.js";
+import { float32Bits, float32FromBits } from "../common/numerics.js";
 import {
   BATCHNORM_DEMO_TILES_PER_PROOF,
   BATCHNORM_DEMO_TILING,
@@ -29,7 +29,24 @@ import {
   type BatchNormInputs,
 } from "../common/ops/batchnorm.js";
 import { committedBatchNormWords, Fp8BatchNormRunner, runBatchNormWork } from "../miner/ops/batchnorm.js";
-import { CircuitHarness, FIELD } from "./helpers/circuit.js";
+import { CircuitHarness, fieldMod, loadMainCircuit } from "./helpers/circuit.js";
+import {
+  boundaryWords,
+  rederiveOutput,
+  refusedWords,
+  setRangeCheck,
+  type ContractBound,
+  type ContractOutput,
+  type Float32Grid,
+} from "./helpers/contract-witness.js";
+import {
+  describeProductionMain,
+  expectEditsRejected,
+  expectMainCircuit,
+  PUBLIC_INPUT_CLASSES,
+  SMALL_AND_LARGE_EDITS,
+  wiredSignals,
+} from "./helpers/soundness.js";
 
 const FINITE_CODES = Array.from({ length: 256 }, (_, code) => code).filter((code) => (code & 0x7f) !== 0x7f);
 const MAX_SCALED = 229376n;
@@ -41,19 +58,6 @@ const INVERSE_GAP_BITS = (
   2n * (1n << F) * (floorSqrt(2n * (MAX_SCALED + 16n)) + 1n) +
   2n * (MAX_SCALED + 16n)
 ).toString(2).length;
-
-const mod = (x: bigint): bigint => ((x % FIELD) + FIELD) % FIELD;
-function inverse(x: bigint): bigint {
-  let [a, b, u, v] = [mod(x), FIELD, 1n, 0n];
-  while (b !== 0n) {
-    const q = a / b;
-    [a, b, u, v] = [b, a - q * b, v, u - q * v];
-  }
-  return mod(u);
-}
-function escape(text: string): string {
-  return text.replace(/[.[\]]/g, (c) => `\\${c}`);
-}
 
 /** Deterministic small PRNG for the input sweeps (xorshift32). */
 function codePicker(seed: number): () => number {
@@ -185,95 +189,17 @@ describe("ONNX Runtime (CPU) against the exact reference", () => {
   });
 });
 
-/** Float32 decoding wires of Float32OnGrid(71, 7) at `out`, for `word`. */
-function float32Wires(harness: CircuitHarness, out: string, word: number): Map<string, bigint> {
-  const set = new Map<string, bigint>();
-  const bits = Array.from({ length: 32 }, (_, bit) => BigInt((word >>> bit) & 1));
-  bits.forEach((bit, index) => set.set(`${out}.bits[${index}]`, bit));
-  const mantissa = BigInt(word & 0x7fffff);
-  const exponent = BigInt((word >>> 23) & 0xff);
-  const zero = exponent === 0n ? 1n : 0n;
-  set.set(`${out}.isZeroExponent`, zero);
-  const inv = harness.signals(new RegExp(`^${escape(out)}\\.IsZero_[0-9_]+\\.inv$`));
-  expect(inv).toHaveLength(1);
-  set.set(inv[0]!, exponent === 0n ? 0n : inverse(exponent));
-  const shift = mod((1n - zero) * (exponent - BigInt(127 - BATCHNORM_GRID_SHIFT)));
-  set.set(`${out}.shift`, shift);
-  let pow = 1n;
-  for (let bit = 0; bit < 7; bit++) {
-    const b = (shift >> BigInt(bit)) & 1n;
-    set.set(`${out}.shiftBits[${bit}]`, b);
-    pow = bit === 0 ? 1n + b : mod(pow * (1n + ((1n << (1n << BigInt(bit))) - 1n) * b));
-    set.set(`${out}.pow2[${bit}]`, pow);
-  }
-  const significand = (1n - zero) * (1n << 23n) + mantissa;
-  set.set(`${out}.significand`, significand);
-  const scaled = mod(significand * pow);
-  set.set(`${out}.scaled`, scaled);
-  set.set(`${out}.value`, mod((1n - 2n * bits[31]!) * scaled * inverse(1n << 23n)));
-  return set;
+/** Fp8BatchNormContractCheck reads outputs with Float32OnGrid(71, 7). */
+const OUTPUT_GRID: Float32Grid = { gridShift: BATCHNORM_GRID_SHIFT, shiftBits: 7 };
+
+/** Output (i, j) of the Fp8BatchNormContractCheck main. */
+function batchNormOutput(i: number, j: number): ContractOutput {
+  return { check: "main", wordSignal: `main.yWord[${i}][${j}]`, bitsSignal: "main.yBits", i, j, grid: OUTPUT_GRID };
 }
 
-/**
- * Recomputes every wire of output (i, j) of the Fp8BatchNormContractCheck main that depends on the output word, as an
- * honest prover would for `word`, except that range-check bits can only be the low bits of a (possibly negative) gap.
- * A contract-violating word then fails exactly at the constraints that encode the contract.
- */
-function rederiveOutput(
-  harness: CircuitHarness,
-  witness: bigint[],
-  i: number,
-  j: number,
-  word: number,
-  exact: BatchNormExact,
-): bigint[] {
-  const set = float32Wires(harness, `main.outputWord[${i}][${j}]`, word);
-  set.set(`main.yWord[${i}][${j}]`, BigInt(word));
-  for (let bit = 0; bit < 32; bit++) set.set(`main.yBits[${i}][${j}][${bit}]`, BigInt((word >>> bit) & 1));
-  const value = set.get(`main.outputWord[${i}][${j}].value`)!;
-  const lower = mod(value - (exact.n << 18n) + exact.t);
-  const upper = mod((exact.n << 18n) + exact.t - value);
-  set.set(`main.lowerGap[${i}][${j}].in`, lower);
-  set.set(`main.upperGap[${i}][${j}].in`, upper);
-  for (let bit = 0; bit < OUTPUT_RANGE_BITS; bit++) {
-    set.set(`main.lowerGap[${i}][${j}].bits[${bit}]`, (lower >> BigInt(bit)) & 1n);
-    set.set(`main.upperGap[${i}][${j}].bits[${bit}]`, (upper >> BigInt(bit)) & 1n);
-  }
-  const changes: Record<string, bigint> = {};
-  for (const [signal, v] of set) if (harness.hasWire(signal)) changes[signal] = v;
-  return harness.edit(witness, changes);
-}
-
-function gridValue(word: number): bigint | null {
-  const decoded = decodeFloat32(word);
-  return decoded.kind === "finite" ? toScaledInteger(decoded, BATCHNORM_GRID_SHIFT) : null;
-}
-
-/** The next float32 bit pattern up (towards +Inf) and down, treating −0 and +0 as one point. */
-function nextUp(word: number): number {
-  if (word === 0x80000000) return 1;
-  return word >>> 31 === 0 ? word + 1 : word - 1;
-}
-function nextDown(word: number): number {
-  if (word === 0) return 0x80000001;
-  return word >>> 31 === 0 ? word - 1 : word + 1;
-}
-
-/** The largest float32 inside the contract bound of (N, T), and the next one up, which is outside. */
-function upperBoundaryWords(exact: BatchNormExact): { inside: number; outside: number } {
-  const centre = exact.n << 18n;
-  const within = (w: number) => {
-    const y = gridValue(w);
-    return y !== null && y - centre <= exact.t && centre - y <= exact.t;
-  };
-  let inside = float32Bits(Math.fround(Number(centre + exact.t) * 2 ** -71));
-  while (!within(inside)) inside = nextDown(inside);
-  while (within(nextUp(inside))) inside = nextUp(inside);
-  return { inside, outside: nextUp(inside) };
-}
-
-function negate(words: { inside: number; outside: number }): { inside: number; outside: number } {
-  return { inside: (words.inside ^ 0x80000000) >>> 0, outside: (words.outside ^ 0x80000000) >>> 0 };
+/** The batch-norm contract of exact N and T: |Y − 2^18·N| ≤ T with Y = y·2^71. */
+function batchNormBound(exact: BatchNormExact): ContractBound {
+  return { centre: exact.n << 18n, tolerance: exact.t, rangeBits: OUTPUT_RANGE_BITS };
 }
 
 describe("Fp8BatchNormInverseSqrt: the checked fixed-point 1/√Q", () => {
@@ -289,20 +215,15 @@ describe("Fp8BatchNormInverseSqrt: the checked fixed-point 1/√Q", () => {
   function withR(honest: bigint[], q: bigint, r: bigint): bigint[] {
     const rq = r * q;
     const rrq = rq * r;
-    const below = mod((1n << 80n) - rrq);
-    const above = mod(rrq + 2n * rq + q - (1n << 80n) - 1n);
-    const changes: Record<string, bigint> = { "main.r": r, "main.rq": rq, "main.rrq": rrq };
-    for (let bit = 0; bit < 40; bit++) changes[`main.rRange.bits[${bit}]`] = (mod(r) >> BigInt(bit)) & 1n;
-    changes["main.below.in"] = below;
-    changes["main.above.in"] = above;
-    for (let bit = 0; bit < INVERSE_GAP_BITS; bit++) {
-      changes[`main.below.bits[${bit}]`] = (below >> BigInt(bit)) & 1n;
-      changes[`main.above.bits[${bit}]`] = (above >> BigInt(bit)) & 1n;
-    }
-    return harness.edit(
-      honest,
-      Object.fromEntries(Object.entries(changes).filter(([signal]) => harness.hasWire(signal))),
-    );
+    const changes = new Map<string, bigint>([
+      ["main.r", r],
+      ["main.rq", rq],
+      ["main.rrq", rrq],
+    ]);
+    for (let bit = 0; bit < 40; bit++) changes.set(`main.rRange.bits[${bit}]`, (fieldMod(r) >> BigInt(bit)) & 1n);
+    setRangeCheck(changes, "main.below", (1n << 80n) - rrq, INVERSE_GAP_BITS);
+    setRangeCheck(changes, "main.above", rrq + 2n * rq + q - (1n << 80n) - 1n, INVERSE_GAP_BITS);
+    return harness.editWired(honest, changes);
   }
 
   it("locks its constraint count (R range 40 bits, two 51-bit gap checks, two products)", () => {
@@ -318,7 +239,7 @@ describe("Fp8BatchNormInverseSqrt: the checked fixed-point 1/√Q", () => {
       expect(harness.value(honest, "main.r")).toBe(r);
       expect(harness.firstViolated(honest)).toBe(-1);
       expect(withR(honest, q, r)).toEqual(honest);
-      for (const wrong of [r + 1n, r - 1n, r + (1n << 40n), mod(-r)]) {
+      for (const wrong of [r + 1n, r - 1n, r + (1n << 40n), fieldMod(-r)]) {
         expect(harness.firstViolated(withR(honest, q, wrong)), `code ${code}, r = ${wrong}`).toBeGreaterThanOrEqual(0);
       }
     }
@@ -343,6 +264,8 @@ describe("Fp8BatchNormContractCheck(2, 2) against the reference (edited witnesse
   const y = referenceBatchNormOutputs(inputs);
   let harness: CircuitHarness;
   let honest: bigint[];
+  const withOutput = (i: number, j: number, word: number) =>
+    rederiveOutput(harness, honest, batchNormOutput(i, j), word, batchNormBound(exact(i, j)));
 
   beforeAll(async () => {
     harness = await CircuitHarness.load(
@@ -374,8 +297,7 @@ describe("Fp8BatchNormContractCheck(2, 2) against the reference (edited witnesse
   it("the honest witness passes, and re-deriving an output's wires reproduces it", () => {
     expect(harness.firstViolated(honest)).toBe(-1);
     for (let i = 0; i < 2; i++) {
-      for (let j = 0; j < 2; j++)
-        expect(rederiveOutput(harness, honest, i, j, y[i * 2 + j]!, exact(i, j))).toEqual(honest);
+      for (let j = 0; j < 2; j++) expect(withOutput(i, j, y[i * 2 + j]!)).toEqual(honest);
     }
   });
 
@@ -384,13 +306,12 @@ describe("Fp8BatchNormContractCheck(2, 2) against the reference (edited witnesse
       for (let j = 0; j < 2; j++) {
         const e = exact(i, j);
         for (const side of ["upper", "lower"] as const) {
-          const { inside, outside } =
-            side === "upper" ? upperBoundaryWords(e) : negate(upperBoundaryWords({ n: -e.n, t: e.t }));
+          const { inside, outside } = boundaryWords(side, batchNormBound(e), OUTPUT_GRID);
           expect(checkBatchNormOutput(inside, e).ok).toBe(true);
           expect(checkBatchNormOutput(outside, e).ok).toBe(false);
-          const at = rederiveOutput(harness, honest, i, j, inside, e);
+          const at = withOutput(i, j, inside);
           expect(harness.firstViolated(at), `(${i},${j}) ${side} ${float32FromBits(inside)}`).toBe(-1);
-          const beyond = rederiveOutput(harness, honest, i, j, outside, e);
+          const beyond = withOutput(i, j, outside);
           expect(
             harness.firstViolated(beyond),
             `(${i},${j}) ${side} ${float32FromBits(outside)}`,
@@ -401,26 +322,14 @@ describe("Fp8BatchNormContractCheck(2, 2) against the reference (edited witnesse
   });
 
   it("rejects NaN, ±Inf, nonzero subnormals, off-grid values and huge magnitudes", () => {
-    const bad = {
-      nan: 0x7fc00000,
-      infinity: 0x7f800000,
-      negativeInfinity: 0xff800000,
-      subnormal: 0x00000001,
-      offGrid: float32Bits(2 ** -72),
-      offGridOdd: float32Bits(3 * 2 ** -73),
-      huge: float32Bits(2 ** 57),
-      large: float32Bits(2 ** 40),
-    };
-    for (const [name, word] of Object.entries(bad)) {
-      expect(
-        harness.firstViolated(rederiveOutput(harness, honest, 0, 0, word, exact(0, 0))),
-        name,
-      ).toBeGreaterThanOrEqual(0);
+    // Beyond the words every Float32OnGrid refuses: an on-grid value far outside the bound.
+    for (const [name, word] of Object.entries({ ...refusedWords(OUTPUT_GRID), large: float32Bits(2 ** 40) })) {
+      expect(harness.firstViolated(withOutput(0, 0, word)), name).toBeGreaterThanOrEqual(0);
     }
   });
 
   it("rejects single edits of every signal class", () => {
-    const classes: Record<string, string[]> = {
+    const classes = wiredSignals(harness, {
       "decoded x": ["main.xValue[0][0]", "main.xMagnitude[1][1]"],
       "decoded parameters": [
         "main.meanValue[0]",
@@ -449,17 +358,8 @@ describe("Fp8BatchNormContractCheck(2, 2) against the reference (edited witnesse
         "main.outputWord[0][1].pow2[6]",
       ],
       "output range-check bits": ["main.lowerGap[0][0].bits[0]", "main.upperGap[1][1].bits[70]"],
-    };
-    for (const [cls, signals] of Object.entries(classes)) {
-      const present = signals.filter((s) => harness.hasWire(s));
-      expect(present.length, cls).toBeGreaterThan(0);
-      for (const signal of present) {
-        for (const delta of [1n, -1n, 1n << 40n]) {
-          const edited = harness.edit(honest, { [signal]: harness.value(honest, signal) + delta });
-          expect(harness.firstViolated(edited), `${cls}: ${signal} + ${delta}`).toBeGreaterThanOrEqual(0);
-        }
-      }
-    }
+    });
+    expectEditsRejected(harness, honest, classes, { deltas: SMALL_AND_LARGE_EDITS });
   });
 });
 
@@ -469,17 +369,11 @@ describe("demo circuit circuits/main/batchnorm_seed_demo_1x2x4.circom (seed mode
   const challenge = 0xc4a11e96en;
   const miner = 0x70997970c51812dc3a010c7d01b50e0d17dc79c8n;
   let harness: CircuitHarness;
-  let log: string;
   let honest: bigint[];
   let proof: Awaited<ReturnType<typeof batchNormProofInput>>;
 
   beforeAll(async () => {
-    const compiled = await compileCircuit(
-      "batchnorm_seed_demo_1x2x4",
-      "circuits/main/batchnorm_seed_demo_1x2x4.circom",
-    );
-    log = compiled.log;
-    harness = await CircuitHarness.load(compiled);
+    harness = await loadMainCircuit("batchnorm_seed_demo_1x2x4");
     const outputs = await runBatchNormWork(seed, work);
     const tree = await commitBatchNormOutputs(outputs, work);
     proof = await batchNormProofInput({
@@ -495,10 +389,7 @@ describe("demo circuit circuits/main/batchnorm_seed_demo_1x2x4.circom (seed mode
   }, 600_000);
 
   it("locks the constraint count (≤ 8,000, power-13 ptau) and circom --inspect is clean", () => {
-    expect(constraintCounts(log)).toEqual({ nonLinear: 7_071, linear: 0 });
-    expect(harness.constraintCount + harness.r1cs.publicInputs + 1).toBeLessThanOrEqual(2 ** 13);
-    expect(harness.r1cs.publicInputs).toBe(5);
-    expect(inspectWarnings(log)).toEqual([]);
+    expectMainCircuit(harness, { nonLinear: 7_071, ptauPower: 13 });
   });
 
   it("accepts the honest witness built from ORT's committed outputs", () => {
@@ -510,7 +401,7 @@ describe("demo circuit circuits/main/batchnorm_seed_demo_1x2x4.circom (seed mode
     const x = await batchNormInputTile(seed, work, rowBlock, colBlock);
     x.forEach((code, index) => {
       const signal = `main.check[0].xValue[${Math.floor(index / 4)}][${index % 4}]`;
-      expect(harness.value(honest, signal)).toBe(mod(BigInt(fp8ToScaled(code, "e4m3fn"))));
+      expect(harness.value(honest, signal)).toBe(fieldMod(BigInt(fp8ToScaled(code, "e4m3fn"))));
     });
     const params = await batchNormChannelParams(seed, work.tiling, colBlock);
     const scaled = (code: number) => BigInt(fp8ToScaled(code, "e4m3fn"));
@@ -521,19 +412,17 @@ describe("demo circuit circuits/main/batchnorm_seed_demo_1x2x4.circom (seed mode
       ["betaValue", params.beta, scaled],
     ];
     for (const [name, codes, value] of expected) {
-      codes.forEach((code, j) => expect(harness.value(honest, `main.check[0].${name}[${j}]`)).toBe(mod(value(code))));
+      codes.forEach((code, j) =>
+        expect(harness.value(honest, `main.check[0].${name}[${j}]`)).toBe(fieldMod(value(code))),
+      );
     }
     const inputs = await generateBatchNormInputs(seed, work);
     expect(inputs.x[rowBlock * 2 * work.channels + colBlock * 4]).toBe(x[0]);
   });
 
   it("rejects an edit of every signal class", () => {
-    const classes: Record<string, string[]> = {
-      "public output root": ["main.outputRoot"],
-      "public seed": ["main.seed"],
-      "public challenge": ["main.challenge"],
-      "public miner": ["main.miner"],
-      "public shape": ["main.shape"],
+    const classes = wiredSignals(harness, {
+      ...PUBLIC_INPUT_CLASSES,
       "output word / bits": harness.signals(/^main\.(y\[0\]\[\d\]\[\d\]|check\[0\]\.yBits\[0\]\[1\]\[(0|31)\])$/),
       "Merkle sibling": ["main.siblings[0][0]", "main.siblings[0][5]"],
       "path bit / tile index": harness.signals(/^main\.tiles\.path\[0\]\.indexBits\[\d\]$/),
@@ -554,50 +443,32 @@ describe("demo circuit circuits/main/batchnorm_seed_demo_1x2x4.circom (seed mode
       ],
       products: ["main.check[0].gammaR[2]", "main.check[0].centered[1][1]", "main.check[0].magnitudes[0][3]"],
       "output range-check bits": ["main.check[0].lowerGap[0][0].bits[5]", "main.check[0].upperGap[1][2].bits[0]"],
-    };
-    for (const [cls, signals] of Object.entries(classes)) {
-      const present = signals.filter((s) => harness.hasWire(s));
-      expect(present.length, cls).toBeGreaterThan(0);
-      for (const signal of present) {
-        const edited = harness.edit(honest, { [signal]: harness.value(honest, signal) + 1n });
-        expect(harness.firstViolated(edited), `${cls}: ${signal}`).toBeGreaterThanOrEqual(0);
-      }
-    }
-  });
-});
-
-describe("production circuit circuits/main/batchnorm_seed_2x12x8.circom", () => {
-  let harness: CircuitHarness;
-  let log: string;
-
-  beforeAll(async () => {
-    const compiled = await compileCircuit("batchnorm_seed_2x12x8", "circuits/main/batchnorm_seed_2x12x8.circom");
-    log = compiled.log;
-    harness = await CircuitHarness.load(compiled);
-  }, 600_000);
-
-  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", () => {
-    expect(constraintCounts(log)).toEqual({ nonLinear: 64_197, linear: 0 });
-    expect(harness.constraintCount + harness.r1cs.publicInputs + 1).toBeLessThanOrEqual(2 ** 16);
-    expect(harness.r1cs.publicInputs).toBe(5);
-    expect(inspectWarnings(log)).toEqual([]);
-  });
-
-  it("accepts an honest witness of two distinct challenged tiles of a 48×32 work mined on ORT", async () => {
-    const work = defineBatchNormWork(BATCHNORM_PRODUCTION_TILING, { rowBlocksLog2: 2, colBlocksLog2: 2 });
-    const seed = 987654321n;
-    const outputs = await runBatchNormWork(seed, work);
-    const tree = await commitBatchNormOutputs(outputs, work);
-    const { input, tiles } = await batchNormProofInput({
-      work,
-      tilesPerProof: BATCHNORM_PRODUCTION_TILES_PER_PROOF,
-      outputs,
-      tree,
-      seed,
-      challenge: 42n,
-      miner: 0xabcdefn,
     });
-    expect(tiles[0]).not.toEqual(tiles[1]);
-    expect(harness.firstViolated(await harness.witness(input))).toBe(-1);
+    expectEditsRejected(harness, honest, classes);
   });
 });
+
+describeProductionMain(
+  "batchnorm_seed_2x12x8",
+  { nonLinear: 64_197, ptauPower: 16 },
+  {
+    title: "accepts an honest witness of two distinct challenged tiles of a 48×32 work mined on ORT",
+    proofInput: async () => {
+      const work = defineBatchNormWork(BATCHNORM_PRODUCTION_TILING, { rowBlocksLog2: 2, colBlocksLog2: 2 });
+      const seed = 987654321n;
+      const outputs = await runBatchNormWork(seed, work);
+      const tree = await commitBatchNormOutputs(outputs, work);
+      const { input, tiles } = await batchNormProofInput({
+        work,
+        tilesPerProof: BATCHNORM_PRODUCTION_TILES_PER_PROOF,
+        outputs,
+        tree,
+        seed,
+        challenge: 42n,
+        miner: 0xabcdefn,
+      });
+      expect(tiles[0]).not.toEqual(tiles[1]);
+      return input;
+    },
+  },
+);

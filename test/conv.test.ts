@@ -10,9 +10,9 @@
  * - PRODUCTION (CONV_PRODUCTION_TILING): Cin 8, 3×3, stride 1, padding 1, 8×8 images.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileCircuit, constraintCounts, inspectWarnings, instantiateCircuit } from "../circuits/compile.js";
+import { inspectWarnings, instantiateCircuit } from "../circuits/compile.js";
 import { fp8ToScaled } from "../common/fp8.js";
-import { checkOutput, decodeFloat32, float32Bits, float32FromBits, toScaledInteger } from "../common/numerics.js";
+import { checkOutput, float32Bits, float32FromBits } from "../common/numerics.js";
 import {
   CONV_DEMO_TILING,
   CONV_PRODUCTION_TILING,
@@ -33,9 +33,24 @@ import {
   type ConvTiling,
   type ConvWork,
 } from "../common/ops/conv.js";
-import { challengedTile } from "../common/work.js";
+import { challengedTile, type OutputTree } from "../common/work.js";
 import { runFp8Conv } from "../miner/ops/conv.js";
-import { CircuitHarness, FIELD } from "./helpers/circuit.js";
+import { CircuitHarness, fieldMod, loadMainCircuit } from "./helpers/circuit.js";
+import {
+  boundaryWords,
+  GEMM_OUTPUT_GRID,
+  gemmBound,
+  gemmOutput,
+  rederiveOutput,
+  refusedWords,
+} from "./helpers/contract-witness.js";
+import {
+  describeProductionMain,
+  expectEditsRejected,
+  expectMainCircuit,
+  PUBLIC_INPUT_CLASSES,
+  SMALL_AND_LARGE_EDITS,
+} from "./helpers/soundness.js";
 
 const DILATED_TILING: ConvTiling = {
   inChannels: 2,
@@ -56,20 +71,6 @@ const DILATED_TILING: ConvTiling = {
 
 const SEED = 0x5eed_c0de_2026n;
 const MINER = 0x70997970c51812dc3a010c7d01b50e0d17dc79c8n;
-
-const mod = (x: bigint): bigint => ((x % FIELD) + FIELD) % FIELD;
-function inverse(x: bigint): bigint {
-  let [a, b, u, v] = [mod(x), FIELD, 1n, 0n];
-  while (b !== 0n) {
-    const q = a / b;
-    [a, b, u, v] = [b, a - q * b, v, u - q * v];
-  }
-  return mod(u);
-}
-
-function escape(text: string): string {
-  return text.replace(/[.[\]]/g, (c) => `\\${c}`);
-}
 
 /** Template parameters of Fp8ConvSeedTile for a tiling. */
 function tileParams(t: ConvTiling): number[] {
@@ -142,6 +143,11 @@ async function instance(tiling: ConvTiling, dr: number, dc: number): Promise<Ins
   return { work, inputs, exact: exactConv(inputs, work), y: await runFp8Conv(inputs, work) };
 }
 
+/** The proof input of `tilesPerProof` challenged tiles of an instance's committed ORT words. */
+function proofInput(inst: Instance, tree: OutputTree, challenge: bigint, tilesPerProof = 1) {
+  return convProofInput({ work: inst.work, tilesPerProof, outputs: inst.y, tree, seed: SEED, challenge, miner: MINER });
+}
+
 /** Exact S and T of output (ow, j) of tile (r, c). */
 function tileExact(inst: Instance, r: number, c: number, ow: number, j: number): { s: bigint; t: bigint } {
   const { work } = inst;
@@ -163,110 +169,6 @@ function tileInput(inst: Instance, r: number, c: number): Record<string, unknown
       Array.from(words.subarray(ow * tn, (ow + 1) * tn), String),
     ),
   };
-}
-
-function rangeBitsFor(k: number): number {
-  return (2n * BigInt(k) * 229376n * 229376n).toString(2).length;
-}
-
-/**
- * Recomputes, for output (i, j) of the Fp8GemmContractCheck at `prefix`, every surviving witness wire that depends on
- * the output word, as an honest prover would for `word` — except that range-check bits can only be the low bits of
- * the (possibly negative) gap. A contract-violating word then fails exactly at the constraints that encode the
- * contract, not at bookkeeping.
- */
-function rederiveOutput(
-  harness: CircuitHarness,
-  witness: bigint[],
-  prefix: string,
-  wordSignal: string,
-  i: number,
-  j: number,
-  word: number,
-  exact: { s: bigint; t: bigint; rangeBits: number },
-): bigint[] {
-  const set = new Map<string, bigint>();
-  const bits = Array.from({ length: 32 }, (_, bit) => BigInt((word >>> bit) & 1));
-  const mantissa = BigInt(word & 0x7fffff);
-  const exponent = BigInt((word >>> 23) & 0xff);
-  const out = `${prefix}.outputWord[${i}][${j}]`;
-  set.set(wordSignal, BigInt(word));
-  bits.forEach((bit, index) => set.set(`${prefix}.cBits[${i}][${j}][${index}]`, bit));
-  const zero = exponent === 0n ? 1n : 0n;
-  set.set(`${out}.isZeroExponent`, zero);
-  const inv = harness.signals(new RegExp(`^${escape(out)}\\.IsZero_[0-9_]+\\.inv$`));
-  expect(inv).toHaveLength(1);
-  set.set(inv[0]!, exponent === 0n ? 0n : inverse(exponent));
-  const shift = mod((1n - zero) * (exponent - 100n));
-  set.set(`${out}.shift`, shift);
-  let pow = 1n;
-  for (let bit = 0; bit < 6; bit++) {
-    const b = (shift >> BigInt(bit)) & 1n;
-    set.set(`${out}.shiftBits[${bit}]`, b);
-    pow = bit === 0 ? 1n + b : mod(pow * (1n + ((1n << (1n << BigInt(bit))) - 1n) * b));
-    set.set(`${out}.pow2[${bit}]`, pow);
-  }
-  const significand = (1n - zero) * (1n << 23n) + mantissa;
-  const scaled = mod(significand * pow);
-  set.set(`${out}.scaled`, scaled);
-  const value = mod((1n - 2n * bits[31]!) * scaled * inverse(1n << 23n));
-  const lower = mod(value - 512n * exact.s + exact.t);
-  const upper = mod(512n * exact.s + exact.t - value);
-  set.set(`${prefix}.lowerGap[${i}][${j}].in`, lower);
-  set.set(`${prefix}.upperGap[${i}][${j}].in`, upper);
-  for (let bit = 0; bit < exact.rangeBits; bit++) {
-    set.set(`${prefix}.lowerGap[${i}][${j}].bits[${bit}]`, (lower >> BigInt(bit)) & 1n);
-    set.set(`${prefix}.upperGap[${i}][${j}].bits[${bit}]`, (upper >> BigInt(bit)) & 1n);
-  }
-  const changes: Record<string, bigint> = {};
-  for (const [signal, v] of set) if (harness.hasWire(signal)) changes[signal] = v;
-  return harness.edit(witness, changes);
-}
-
-/** X = c·2^27 for an on-grid finite float32 word, else null (independent of the circuit). */
-function gridValue(word: number): bigint | null {
-  const decoded = decodeFloat32(word);
-  return decoded.kind === "finite" ? toScaledInteger(decoded, 27) : null;
-}
-
-/** float32 bit patterns as integers ordered like their values (±0 both map to 0), and back. */
-const orderKey = (word: number): number => (word < 0x80000000 ? word : -(word - 0x80000000));
-const fromOrderKey = (key: number): number => (key >= 0 ? key : 0x80000000 - key);
-
-/**
- * The largest float32 inside the contract bound for (S, T), and the next one, which is outside. The bound 512·S + T
- * may be negative (S < 0), so patterns are stepped in value order, starting from a float64 estimate.
- */
-function upperBoundaryWords(s: bigint, t: bigint): { inside: number; outside: number } {
-  const within = (w: number) => {
-    const x = gridValue(w);
-    return x !== null && x - 512n * s <= t && 512n * s - x <= t;
-  };
-  let key = orderKey(float32Bits(Math.fround(Number(512n * s + t) * 2 ** -27)));
-  for (let steps = 0; !within(fromOrderKey(key)); steps++, key--) {
-    if (steps > 1_000_000) throw new Error(`no float32 within the bound near the estimate for S = ${s}, T = ${t}`);
-  }
-  for (let steps = 0; within(fromOrderKey(key + 1)); steps++, key++) {
-    if (steps > 1_000_000) throw new Error(`the bound for S = ${s}, T = ${t} is far from its estimate`);
-  }
-  return { inside: fromOrderKey(key), outside: fromOrderKey(key + 1) };
-}
-
-function negate(words: { inside: number; outside: number }): { inside: number; outside: number } {
-  return { inside: (words.inside ^ 0x80000000) >>> 0, outside: (words.outside ^ 0x80000000) >>> 0 };
-}
-
-/** Every witness edit of `signals` by +1 (and by 2^40 for the first) must violate a constraint. */
-function expectEditsRejected(harness: CircuitHarness, witness: bigint[], classes: Record<string, string[]>): void {
-  for (const [cls, signals] of Object.entries(classes)) {
-    expect(signals.length, cls).toBeGreaterThan(0);
-    signals.forEach((signal, index) => {
-      for (const delta of index === 0 ? [1n, -1n, 1n << 40n] : [1n]) {
-        const edited = harness.edit(witness, { [signal]: harness.value(witness, signal) + delta });
-        expect(harness.firstViolated(edited), `${cls}: ${signal} + ${delta}`).toBeGreaterThanOrEqual(0);
-      }
-    });
-  }
 }
 
 describe("conv work definition and the TypeScript reference", () => {
@@ -409,7 +311,7 @@ describe("ConvOutputRow and ConvColumnGroup (lib templates)", () => {
           const h = oh * t.stride - t.padding + dh * t.dilation;
           const valid = h >= 0 && h < t.inHeight ? 1n : 0n;
           expect(harness.value(witness, `main.valid[${dh}]`), `r ${r} dh ${dh}`).toBe(valid);
-          expect(harness.value(witness, `main.block[${dh}]`)).toBe(mod(BigInt(inputRowBlock(t, n, h, g))));
+          expect(harness.value(witness, `main.block[${dh}]`)).toBe(fieldMod(BigInt(inputRowBlock(t, n, h, g))));
           // A flipped flag (padding read as data, or data zeroed) violates the constraints.
           const flipped = harness.edit(witness, { [`main.valid[${dh}]`]: 1n - valid });
           expect(harness.firstViolated(flipped), `flip valid r ${r} dh ${dh}`).toBeGreaterThanOrEqual(0);
@@ -424,13 +326,18 @@ describe("ConvOutputRow and ConvColumnGroup (lib templates)", () => {
     );
     expect(padded.some(Boolean)).toBe(true);
     const witness = await harness.witness({ rowBlock: 0, group: 0 });
-    expectEditsRejected(harness, witness, {
-      // (O2 merges a comparison's top bit with its flag and eliminates the bits that are linear in others.)
-      "row-block and comparison bits": harness.signals(/^main\.(bits\[\d\]|(below|above)\[\d\]\.out\[\d\])$/),
-      "validity flags": padded.flatMap((p, dh) => (p ? [`main.valid[${dh}]`] : [])),
-      "stream blocks": [`main.block[0]`],
-      "public input": ["main.rowBlock"],
-    });
+    expectEditsRejected(
+      harness,
+      witness,
+      {
+        // (O2 merges a comparison's top bit with its flag and eliminates the bits that are linear in others.)
+        "row-block and comparison bits": harness.signals(/^main\.(bits\[\d\]|(below|above)\[\d\]\.out\[\d\])$/),
+        "validity flags": padded.flatMap((p, dh) => (p ? [`main.valid[${dh}]`] : [])),
+        "stream blocks": [`main.block[0]`],
+        "public input": ["main.rowBlock"],
+      },
+      { firstSignalDeltas: SMALL_AND_LARGE_EDITS },
+    );
   });
 
   it.each([1, 2])("log2 G = %i: the group of every column block of every dc ≥ log2 G is ONNX's", async (logG) => {
@@ -471,10 +378,15 @@ describe("ConvOutputRow and ConvColumnGroup (lib templates)", () => {
     ] as const) {
       expect(harness.firstViolated(harness.edit(honest, { [signal]: value })), signal).toBeGreaterThanOrEqual(0);
     }
-    expectEditsRejected(harness, honest, {
-      "column-block bits": harness.signals(/^main\.bits\[\d\]$/),
-      "selection products": harness.signals(/^main\.selected\[\d\]\[\d\]$/),
-    });
+    expectEditsRejected(
+      harness,
+      honest,
+      {
+        "column-block bits": harness.signals(/^main\.bits\[\d\]$/),
+        "selection products": harness.signals(/^main\.selected\[\d\]\[\d\]$/),
+      },
+      { firstSignalDeltas: SMALL_AND_LARGE_EDITS },
+    );
   });
 });
 
@@ -485,7 +397,12 @@ describe.each([
   let harness: CircuitHarness;
   let inst: Instance;
   const k = (tiling.inChannels / tiling.groups) * tiling.kernelHeight * tiling.kernelWidth;
-  const prefix = "main.check";
+  /** Output (ow, j) of the tile's contract check, with the contract of output (ow, j) of tile (r, c). */
+  const output = (ow: number, j: number) => gemmOutput("main.check", `main.y[${ow}][${j}]`, ow, j);
+  const bound = (r: number, c: number, ow: number, j: number) => {
+    const { s, t } = tileExact(inst, r, c, ow, j);
+    return gemmBound(s, t, k);
+  };
 
   beforeAll(async () => {
     const circuit = await instantiateCircuit(
@@ -524,7 +441,7 @@ describe.each([
               const signal = `main.xValue[${dh}][${ci}][${w}]`;
               if (harness.hasWire(signal)) {
                 expect(harness.value(witness, signal), `${signal} tile (${r}, ${c})`).toBe(
-                  mod(BigInt(fp8ToScaled(code, "e4m3fn"))),
+                  fieldMod(BigInt(fp8ToScaled(code, "e4m3fn"))),
                 );
               }
             }
@@ -534,7 +451,7 @@ describe.each([
         block.forEach((code, index) => {
           const signal = `main.wDecode[${Math.floor(index / t.tileChannels)}][${index % t.tileChannels}].value`;
           if (harness.hasWire(signal))
-            expect(harness.value(witness, signal)).toBe(mod(BigInt(fp8ToScaled(code, "e4m3fn"))));
+            expect(harness.value(witness, signal)).toBe(fieldMod(BigInt(fp8ToScaled(code, "e4m3fn"))));
         });
       }
     }
@@ -547,16 +464,15 @@ describe.each([
     const honest = await harness.witness(tileInput(inst, 0, c));
     for (let ow = 0; ow < tiling.outWidth; ow++) {
       for (let j = 0; j < tiling.tileChannels; j++) {
-        const { s, t } = tileExact(inst, 0, c, ow, j);
-        const exact = { s, t, rangeBits: rangeBitsFor(k) };
+        const contract = bound(0, c, ow, j);
         // Re-deriving the honest word's wires reproduces the honest witness.
         const word = Number(harness.value(honest, `main.y[${ow}][${j}]`));
-        expect(rederiveOutput(harness, honest, prefix, `main.y[${ow}][${j}]`, ow, j, word, exact)).toEqual(honest);
-        for (const side of [1n, -1n]) {
-          const { inside, outside } = side === 1n ? upperBoundaryWords(s, t) : negate(upperBoundaryWords(-s, t));
-          const accept = rederiveOutput(harness, honest, prefix, `main.y[${ow}][${j}]`, ow, j, inside, exact);
+        expect(rederiveOutput(harness, honest, output(ow, j), word, contract)).toEqual(honest);
+        for (const side of ["upper", "lower"] as const) {
+          const { inside, outside } = boundaryWords(side, contract, GEMM_OUTPUT_GRID);
+          const accept = rederiveOutput(harness, honest, output(ow, j), inside, contract);
           expect(harness.firstViolated(accept), `(${ow},${j}) at the bound ${float32FromBits(inside)}`).toBe(-1);
-          const reject = rederiveOutput(harness, honest, prefix, `main.y[${ow}][${j}]`, ow, j, outside, exact);
+          const reject = rederiveOutput(harness, honest, output(ow, j), outside, contract);
           expect(
             harness.firstViolated(reject),
             `(${ow},${j}) beyond ${float32FromBits(outside)}`,
@@ -605,15 +521,11 @@ describe.each([
               }
             }
           }
-          const { s, t: bound } = tileExact(inst, 0, c, ow, j);
+          const { s, t: tolerance } = tileExact(inst, 0, c, ow, j);
           // The wrong miner's output, exactly rounded; skip outputs where its mistake happens to stay in bounds.
           const word = float32Bits(Number(wrong) * 2 ** -18 === 0 ? 0 : Math.fround(Number(wrong) * 2 ** -18));
-          if (checkOutput(word, s, bound, "e4m3fn").ok) continue;
-          const edited = rederiveOutput(harness, honest, prefix, `main.y[${ow}][${j}]`, ow, j, word, {
-            s,
-            t: bound,
-            rangeBits: rangeBitsFor(k),
-          });
+          if (checkOutput(word, s, tolerance, "e4m3fn").ok) continue;
+          const edited = rederiveOutput(harness, honest, output(ow, j), word, gemmBound(s, tolerance, k));
           expect(harness.firstViolated(edited), `${label} (${ow}, ${j})`).toBeGreaterThanOrEqual(0);
           rejected++;
         }
@@ -624,59 +536,45 @@ describe.each([
 
   it("rejects NaN, ±Inf, nonzero subnormals, off-grid values and magnitudes ≥ 2^37 for an output", async () => {
     const honest = await harness.witness(tileInput(inst, 1, 0));
-    const { s, t } = tileExact(inst, 1, 0, 0, 0);
-    const bad = {
-      nan: 0x7fc00000,
-      infinity: 0x7f800000,
-      negativeInfinity: 0xff800000,
-      subnormal: 0x00000001,
-      offGrid: float32Bits(2 ** -28),
-      huge: float32Bits(2 ** 37),
-    };
-    for (const [label, word] of Object.entries(bad)) {
-      const edited = rederiveOutput(harness, honest, prefix, "main.y[0][0]", 0, 0, word, {
-        s,
-        t,
-        rangeBits: rangeBitsFor(k),
-      });
+    for (const [label, word] of Object.entries(refusedWords(GEMM_OUTPUT_GRID))) {
+      const edited = rederiveOutput(harness, honest, output(0, 0), word, bound(1, 0, 0, 0));
       expect(harness.firstViolated(edited), label).toBeGreaterThanOrEqual(0);
     }
   });
 
   it("rejects single edits of every signal class", async () => {
     const honest = await harness.witness(tileInput(inst, 0, 2 ** dc - 1));
-    expectEditsRejected(harness, honest, {
-      "inputs (seed, blocks, group)": ["main.seed", "main.rowBlock", "main.colBlock", "main.group"],
-      "output words": ["main.y[0][0]", `main.y[${tiling.outWidth - 1}][${tiling.tileChannels - 1}]`],
-      "generated input bits": harness.signals(/^main\.xStream\[0\]\.decompose\[0\]\.bits\[(0|9|200)\]$/),
-      "generated weight bits": harness.signals(/^main\.wStream\.decompose\[0\]\.bits\[(0|17|247)\]$/),
-      "decoded inputs": harness.signals(/^main\.xDecode\[\d\]\[0\]\[[01]\]\.(value|magnitude)$/),
-      "padding-zeroed inputs": harness.signals(/^main\.x(Value|Magnitude)\[0\]\[0\]\[[12]\]$/),
-      "decoded weights": harness.signals(/^main\.check\.b(Value|Magnitude)\[[03]\]\[1\]$/),
-      "decoding hints (NaN test inverse, 2^e)": harness.signals(
-        /^main\.wDecode\[2\]\[0\]\.(IsEqual_\d+_\d+\.isz\.inv|raw\.partial\[\d\]|raw\.isSubnormal\.inv|isNan)$/,
-      ),
-      "row geometry (bits, flags)": harness.signals(/^main\.row\.(bits\[\d\]|valid\[\d\])$/),
-      "exact sum terms": harness.signals(/^main\.check\.(signed|magnitude)Product\[0\]\[[01]\]\[(0|4|8)\]$/),
-      "output decoding": harness.signals(/^main\.check\.outputWord\[0\]\[0\]\.(shift|scaled|isZeroExponent)$/),
-      "output bits": ["main.check.cBits[0][1][30]", "main.check.cBits[1][0][0]"],
-      "range-check bits": harness.signals(/^main\.check\.(lower|upper)Gap\[0\]\[[01]\]\.bits\[(0|5|40)\]$/),
-    });
+    expectEditsRejected(
+      harness,
+      honest,
+      {
+        "inputs (seed, blocks, group)": ["main.seed", "main.rowBlock", "main.colBlock", "main.group"],
+        "output words": ["main.y[0][0]", `main.y[${tiling.outWidth - 1}][${tiling.tileChannels - 1}]`],
+        "generated input bits": harness.signals(/^main\.xStream\[0\]\.decompose\[0\]\.bits\[(0|9|200)\]$/),
+        "generated weight bits": harness.signals(/^main\.wStream\.decompose\[0\]\.bits\[(0|17|247)\]$/),
+        "decoded inputs": harness.signals(/^main\.xDecode\[\d\]\[0\]\[[01]\]\.(value|magnitude)$/),
+        "padding-zeroed inputs": harness.signals(/^main\.x(Value|Magnitude)\[0\]\[0\]\[[12]\]$/),
+        "decoded weights": harness.signals(/^main\.check\.b(Value|Magnitude)\[[03]\]\[1\]$/),
+        "decoding hints (NaN test inverse, 2^e)": harness.signals(
+          /^main\.wDecode\[2\]\[0\]\.(IsEqual_\d+_\d+\.isz\.inv|raw\.partial\[\d\]|raw\.isSubnormal\.inv|isNan)$/,
+        ),
+        "row geometry (bits, flags)": harness.signals(/^main\.row\.(bits\[\d\]|valid\[\d\])$/),
+        "exact sum terms": harness.signals(/^main\.check\.(signed|magnitude)Product\[0\]\[[01]\]\[(0|4|8)\]$/),
+        "output decoding": harness.signals(/^main\.check\.outputWord\[0\]\[0\]\.(shift|scaled|isZeroExponent)$/),
+        "output bits": ["main.check.cBits[0][1][30]", "main.check.cBits[1][0][0]"],
+        "range-check bits": harness.signals(/^main\.check\.(lower|upper)Gap\[0\]\[[01]\]\.bits\[(0|5|40)\]$/),
+      },
+      { firstSignalDeltas: SMALL_AND_LARGE_EDITS },
+    );
   });
 });
 
 describe("Fp8ConvSeedProof: demo main circuits/main/conv_seed_demo_c2g2_k3s2_h4w4_tn2.circom", () => {
   let harness: CircuitHarness;
-  let log: string;
   let inst: Instance;
 
   beforeAll(async () => {
-    const compiled = await compileCircuit(
-      "conv_seed_demo_c2g2_k3s2_h4w4_tn2",
-      "circuits/main/conv_seed_demo_c2g2_k3s2_h4w4_tn2.circom",
-    );
-    log = compiled.log;
-    harness = await CircuitHarness.load(compiled);
+    harness = await loadMainCircuit("conv_seed_demo_c2g2_k3s2_h4w4_tn2");
     inst = await instance(CONV_DEMO_TILING, 3, 2);
   }, 600_000);
 
@@ -689,10 +587,7 @@ describe("Fp8ConvSeedProof: demo main circuits/main/conv_seed_demo_c2g2_k3s2_h4w
   }
 
   it("locks the constraint count (≤ 8,000 for the power-13 dev ptau), and circom --inspect is clean", () => {
-    expect(constraintCounts(log)).toEqual({ nonLinear: 7_637, linear: 0 });
-    expect(harness.r1cs.publicInputs).toBe(5);
-    expect(harness.constraintCount + harness.r1cs.publicInputs + 1).toBeLessThanOrEqual(2 ** 13);
-    expect(inspectWarnings(log)).toEqual([]);
+    expectMainCircuit(harness, { nonLinear: 7_637, ptauPower: 13 });
   });
 
   it("accepts ORT's committed words on padding and interior rows of both groups", async () => {
@@ -704,15 +599,7 @@ describe("Fp8ConvSeedProof: demo main circuits/main/conv_seed_demo_c2g2_k3s2_h4w
       [4, 2],
     ] as const) {
       const challenge = await challengeFor(inst.work, r, c);
-      const { input, tiles, publicInputs } = await convProofInput({
-        work: inst.work,
-        tilesPerProof: 1,
-        outputs: inst.y,
-        tree,
-        seed: SEED,
-        challenge,
-        miner: MINER,
-      });
+      const { input, tiles, publicInputs } = await proofInput(inst, tree, challenge);
       expect(tiles).toEqual([{ rowBlock: r, colBlock: c }]);
       expect(publicInputs.shape).toBe(3n + 256n * 2n);
       const witness = await harness.witness(input);
@@ -724,33 +611,26 @@ describe("Fp8ConvSeedProof: demo main circuits/main/conv_seed_demo_c2g2_k3s2_h4w
   it("rejects an edit of every signal class", async () => {
     const tree = await commitConvOutputs(inst.y, inst.work);
     const challenge = await challengeFor(inst.work, 0, 3);
-    const { input } = await convProofInput({
-      work: inst.work,
-      tilesPerProof: 1,
-      outputs: inst.y,
-      tree,
-      seed: SEED,
-      challenge,
-      miner: MINER,
-    });
+    const { input } = await proofInput(inst, tree, challenge);
     const honest = await harness.witness(input);
     expect(harness.firstViolated(honest)).toBe(-1);
-    expectEditsRejected(harness, honest, {
-      "public output root": ["main.outputRoot"],
-      "public seed": ["main.seed"],
-      "public challenge": ["main.challenge"],
-      "public miner": ["main.miner"],
-      "public shape": ["main.shape"],
-      "output words": ["main.y[0][0][0]", "main.y[0][1][1]"],
-      "Merkle siblings": ["main.siblings[0][0]", "main.siblings[0][5]"],
-      "challenge bits": harness.signals(/^main\.tiles\.challengeBits\.bits\[0\]\[(0|3|100)\]$/),
-      "shape masks": harness.signals(/^main\.(tiles\.)?grid\.(row|col)Mask\[\d\]$/),
-      "column group selection": harness.signals(/^main\.columnGroup\[0\]\.(bits\[\d\]|selected\[0\]\[\d\]|group)$/),
-      "tile row geometry": harness.signals(/^main\.tile\[0\]\.row\.(bits\[\d\]|valid\[0\])$/),
-      "tile inputs and sums": harness.signals(
-        /^main\.tile\[0\]\.(xValue\[0\]\[0\]\[1\]|wDecode\[0\]\[0\]\.value|check\.signedProduct\[0\]\[0\]\[4\])$/,
-      ),
-    });
+    expectEditsRejected(
+      harness,
+      honest,
+      {
+        ...PUBLIC_INPUT_CLASSES,
+        "output words": ["main.y[0][0][0]", "main.y[0][1][1]"],
+        "Merkle siblings": ["main.siblings[0][0]", "main.siblings[0][5]"],
+        "challenge bits": harness.signals(/^main\.tiles\.challengeBits\.bits\[0\]\[(0|3|100)\]$/),
+        "shape masks": harness.signals(/^main\.(tiles\.)?grid\.(row|col)Mask\[\d\]$/),
+        "column group selection": harness.signals(/^main\.columnGroup\[0\]\.(bits\[\d\]|selected\[0\]\[\d\]|group)$/),
+        "tile row geometry": harness.signals(/^main\.tile\[0\]\.row\.(bits\[\d\]|valid\[0\])$/),
+        "tile inputs and sums": harness.signals(
+          /^main\.tile\[0\]\.(xValue\[0\]\[0\]\[1\]|wDecode\[0\]\[0\]\.value|check\.signedProduct\[0\]\[0\]\[4\])$/,
+        ),
+      },
+      { firstSignalDeltas: SMALL_AND_LARGE_EDITS },
+    );
   });
 
   it.each([
@@ -762,15 +642,7 @@ describe("Fp8ConvSeedProof: demo main circuits/main/conv_seed_demo_c2g2_k3s2_h4w
     expect((r >> dr) + (c >> dc)).toBe(0);
     const tree = await commitConvOutputs(inst.y, inst.work);
     const challenge = await challengeFor(inst.work, r, c);
-    const { input } = await convProofInput({
-      work: inst.work,
-      tilesPerProof: 1,
-      outputs: inst.y,
-      tree,
-      seed: SEED,
-      challenge,
-      miner: MINER,
-    });
+    const { input } = await proofInput(inst, tree, challenge);
     const honest = await harness.witness(input);
     // ChallengedTiles' WorkShape (and the conv's, where O2 kept its mask wires) re-derived for (dr, dc).
     const changes: Record<string, bigint> = { "main.shape": BigInt(dr + 256 * dc) };
@@ -784,7 +656,7 @@ describe("Fp8ConvSeedProof: demo main circuits/main/conv_seed_demo_c2g2_k3s2_h4w
     const commitment = new Set(harness.signals(/^main\.tiles\./).map((signal) => harness.wire(signal)));
     const violated = harness.r1cs.constraints.filter(([a, b, c]) => {
       const value = (lc: typeof a) => lc.reduce((sum, [wire, coefficient]) => sum + coefficient * edited[wire]!, 0n);
-      return mod(value(a) * value(b) - value(c)) !== 0n;
+      return fieldMod(value(a) * value(b) - value(c)) !== 0n;
     });
     // ChallengedTiles accepts the edited shape (no violated constraint touches its wires); the conv's own shape
     // constraints reject it.
@@ -812,70 +684,39 @@ describe("Fp8ConvSeedProof with two challenged tiles (NT = 2, demo parameters)",
     const tree = await commitConvOutputs(inst.y, inst.work);
     // The first challenge ≥ 1 whose two tiles differ in both coordinates (deterministic search).
     let challenge = 1n;
-    let proof = await convProofInput({
-      work: inst.work,
-      tilesPerProof: 2,
-      outputs: inst.y,
-      tree,
-      seed: SEED,
-      challenge,
-      miner: MINER,
-    });
+    let proof = await proofInput(inst, tree, challenge, 2);
     while (
       proof.tiles[0]!.rowBlock === proof.tiles[1]!.rowBlock ||
       proof.tiles[0]!.colBlock === proof.tiles[1]!.colBlock
     ) {
       challenge++;
-      proof = await convProofInput({
-        work: inst.work,
-        tilesPerProof: 2,
-        outputs: inst.y,
-        tree,
-        seed: SEED,
-        challenge,
-        miner: MINER,
-      });
+      proof = await proofInput(inst, tree, challenge, 2);
     }
     const honest = await harness.witness(proof.input);
     expect(harness.firstViolated(honest)).toBe(-1);
-    expectEditsRejected(harness, honest, {
-      "second tile's words": ["main.y[1][0][0]", "main.y[1][1][1]"],
-      "second tile's siblings": ["main.siblings[1][0]", "main.siblings[1][5]"],
-      "second tile's inputs": harness.signals(/^main\.tile\[1\]\.check\.signedProduct\[0\]\[0\]\[4\]$/),
-    });
+    expectEditsRejected(
+      harness,
+      honest,
+      {
+        "second tile's words": ["main.y[1][0][0]", "main.y[1][1][1]"],
+        "second tile's siblings": ["main.siblings[1][0]", "main.siblings[1][5]"],
+        "second tile's inputs": harness.signals(/^main\.tile\[1\]\.check\.signedProduct\[0\]\[0\]\[4\]$/),
+      },
+      { firstSignalDeltas: SMALL_AND_LARGE_EDITS },
+    );
   });
 });
 
-describe("production main circuits/main/conv_seed_c8_k3_h8w8_tn8.circom", () => {
-  let harness: CircuitHarness;
-  let log: string;
-
-  beforeAll(async () => {
-    const compiled = await compileCircuit("conv_seed_c8_k3_h8w8_tn8", "circuits/main/conv_seed_c8_k3_h8w8_tn8.circom");
-    log = compiled.log;
-    harness = await CircuitHarness.load(compiled);
-  }, 600_000);
-
-  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", () => {
-    expect(constraintCounts(log)).toEqual({ nonLinear: 47_319, linear: 0 });
-    expect(harness.constraintCount + harness.r1cs.publicInputs + 1).toBeLessThanOrEqual(2 ** 16);
-    expect(harness.r1cs.publicInputs).toBe(5);
-    expect(inspectWarnings(log)).toEqual([]);
-  });
-
-  it("accepts ORT's words for a challenged tile of a 1-image, 16-channel work", async () => {
-    const inst = await instance(CONV_PRODUCTION_TILING, 3, 1);
-    const tree = await commitConvOutputs(inst.y, inst.work);
-    const { input, tiles } = await convProofInput({
-      work: inst.work,
-      tilesPerProof: 1,
-      outputs: inst.y,
-      tree,
-      seed: SEED,
-      challenge: 42n,
-      miner: MINER,
-    });
-    expect(tiles[0]!.rowBlock).toBeLessThan(8);
-    expect(harness.firstViolated(await harness.witness(input))).toBe(-1);
-  });
-});
+describeProductionMain(
+  "conv_seed_c8_k3_h8w8_tn8",
+  { nonLinear: 47_319, ptauPower: 16 },
+  {
+    title: "accepts ORT's words for a challenged tile of a 1-image, 16-channel work",
+    proofInput: async () => {
+      const inst = await instance(CONV_PRODUCTION_TILING, 3, 1);
+      const { input, tiles } = await proofInput(inst, await commitConvOutputs(inst.y, inst.work), 42n);
+      expect(tiles[0]!.rowBlock).toBeLessThan(8);
+      return input;
+    },
+  },
+);

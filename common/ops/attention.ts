@@ -16,14 +16,13 @@ import {
   type OutputCheck,
 } from "../numerics.js";
 import {
-  assertFieldElement,
-  challengedTile,
   commitTiles,
-  encodeShape,
+  seedProofInput,
   seedStream,
   tileIndex,
-  type CircuitInput,
   type OutputTree,
+  type SeedProofInput,
+  type SeedProofParams,
   type TileGrid,
   type WorkShape,
   withoutNan,
@@ -509,68 +508,30 @@ export function scoreFromFloat32(bits: number): bigint {
 // ---------------------------------------------------------------------------------------------------------------
 // Proof input
 
-/** Public inputs of Fp8AttentionSeedProof, in the circuit's order. */
-export interface AttentionPublicInputs {
-  readonly outputRoot: bigint;
-  readonly seed: bigint;
-  readonly challenge: bigint;
-  readonly miner: bigint;
-  readonly shape: bigint;
-}
-
 /** The witness input of Fp8AttentionSeedProof for `tilesPerProof` challenged tiles of the committed outputs. */
-export async function attentionProofInput(params: {
-  work: AttentionWork;
-  tilesPerProof: number;
-  outputs: AttentionOutputs;
-  tree: OutputTree;
-  seed: bigint;
-  challenge: bigint;
-  miner: bigint;
-}): Promise<{
-  input: CircuitInput;
-  publicInputs: AttentionPublicInputs;
-  tiles: { rowBlock: number; colBlock: number }[];
-}> {
-  const { work, outputs, tree, seed, challenge, miner } = params;
-  assertFieldElement("miner", miner);
-  assertOutputs(outputs, work);
+export async function attentionProofInput(
+  params: SeedProofParams & { work: AttentionWork; outputs: AttentionOutputs },
+): Promise<SeedProofInput> {
+  const { work, outputs } = params;
   const { queryRows: tq, headDim: d, keys: l } = work.tiling;
-  const tiles = [];
-  const o: string[][][] = [];
-  const siblings: string[][] = [];
-  const score: string[][][] = [];
-  const rowMax: string[][] = [];
-  const pCode: string[][][] = [];
-  for (let u = 0; u < params.tilesPerProof; u++) {
-    const tile = await challengedTile(challenge, u, work);
-    tiles.push({ rowBlock: tile.rowBlock, colBlock: tile.colBlock });
-    const first = tileRowOffset(work, tile.rowBlock, tile.colBlock);
-    const rows = Array.from({ length: tq }, (_, i) => first + i);
-    o.push(rows.map((row) => Array.from(outputs.words.subarray(row * d, (row + 1) * d), String)));
-    score.push(rows.map((row) => outputs.scores.slice(row * l, (row + 1) * l).map(String)));
-    pCode.push(rows.map((row) => Array.from(outputs.pCodes.subarray(row * l, (row + 1) * l), String)));
-    rowMax.push(
-      rows.map((row, i) => {
-        const query = tile.rowBlock * tq + i;
-        const shown = outputs.scores.slice(row * l, (row + 1) * l).filter((_, j) => isVisible(work.tiling, query, j));
+  const proof = await seedProofInput(params, "o", (r, head) => attentionTileWords(outputs, work, r, head), d);
+  /** The per-row values of each challenged tile: f(row in the head-major row order, query index). */
+  const perRow = <T>(f: (row: number, query: number) => T): T[][] =>
+    proof.tiles.map(({ rowBlock, colBlock }) => {
+      const first = tileRowOffset(work, rowBlock, colBlock);
+      return Array.from({ length: tq }, (_, i) => f(first + i, rowBlock * tq + i));
+    });
+  const scoresOf = (row: number) => outputs.scores.slice(row * l, (row + 1) * l);
+  return {
+    ...proof,
+    input: {
+      ...proof.input,
+      score: perRow((row) => scoresOf(row).map(String)),
+      rowMax: perRow((row, query) => {
+        const shown = scoresOf(row).filter((_, j) => isVisible(work.tiling, query, j));
         return String(shown.reduce((a, b) => (b > a ? b : a)));
       }),
-    );
-    siblings.push(tree.siblings(tile.index).map(String));
-  }
-  const publicInputs = { outputRoot: tree.root, seed, challenge, miner, shape: encodeShape(work.shape) };
-  const input: CircuitInput = {
-    outputRoot: String(publicInputs.outputRoot),
-    seed: String(seed),
-    challenge: String(challenge),
-    miner: String(miner),
-    shape: String(publicInputs.shape),
-    o,
-    siblings,
-    score,
-    rowMax,
-    pCode,
+      pCode: perRow((row) => Array.from(outputs.pCodes.subarray(row * l, (row + 1) * l), String)),
+    },
   };
-  return { input, publicInputs, tiles };
 }

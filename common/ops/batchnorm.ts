@@ -14,13 +14,13 @@
 import { fp8ToScaled } from "../fp8.js";
 import { decodeFloat32, roundScaledToFloat32Bits, toScaledInteger } from "../numerics.js";
 import {
-  assertFieldElement,
-  challengedTile,
   commitTiles,
-  encodeShape,
+  matrixTileWords,
+  seedProofInput,
   seedStream,
-  type CircuitInput,
   type OutputTree,
+  type SeedProofInput,
+  type SeedProofParams,
   type TileGrid,
   type WorkShape,
   withoutNan,
@@ -332,16 +332,9 @@ export function batchNormTileWords(
   rowBlock: number,
   colBlock: number,
 ): Uint32Array {
-  if (y.length !== work.rows * work.channels)
-    throw new RangeError(`y must have ${work.rows}×${work.channels} words, got ${y.length}`);
-  assertTile(work, rowBlock, colBlock);
-  const { tileRows: tm, tileChannels: tn } = work.tiling;
-  const words = new Uint32Array(tm * tn);
-  for (let i = 0; i < tm; i++) {
-    const start = (rowBlock * tm + i) * work.channels + colBlock * tn;
-    words.set(y.subarray(start, start + tn), i * tn);
-  }
-  return words;
+  const { tileRows, tileChannels: tileCols } = work.tiling;
+  const size = { rows: work.rows, columns: work.channels, tileRows, tileCols };
+  return matrixTileWords(y, "y", work, size, rowBlock, colBlock);
 }
 
 /** The output commitment of a whole batch-norm work: one leaf per tile. */
@@ -349,59 +342,13 @@ export function commitBatchNormOutputs(y: Uint32Array, work: BatchNormWork): Pro
   return commitTiles(work, (r, c) => batchNormTileWords(y, work, r, c));
 }
 
-/** Public inputs of Fp8BatchNormSeedProof, in the circuit's order. */
-export interface BatchNormPublicInputs {
-  readonly outputRoot: bigint;
-  readonly seed: bigint;
-  readonly challenge: bigint;
-  readonly miner: bigint;
-  readonly shape: bigint;
-}
-
 /**
  * The full witness input of Fp8BatchNormSeedProof for `tilesPerProof` challenged tiles. `outputs` (rows × channels
  * float32 words, grid-rounded) and `tree` must be the miner's committed ones.
  */
-export async function batchNormProofInput(params: {
-  work: BatchNormWork;
-  tilesPerProof: number;
-  outputs: Uint32Array;
-  tree: OutputTree;
-  seed: bigint;
-  challenge: bigint;
-  miner: bigint;
-}): Promise<{
-  input: CircuitInput;
-  publicInputs: BatchNormPublicInputs;
-  tiles: { rowBlock: number; colBlock: number }[];
-}> {
-  const { work, outputs, tree, seed, challenge, miner } = params;
-  assertFieldElement("miner", miner);
-  assertFieldElement("seed", seed);
-  if (!Number.isInteger(params.tilesPerProof) || params.tilesPerProof < 1)
-    throw new RangeError(`tilesPerProof must be a positive integer, got ${params.tilesPerProof}`);
-  const tiles = [];
-  const yInput: string[][][] = [];
-  const siblingsInput: string[][] = [];
-  const tn = work.tiling.tileChannels;
-  for (let u = 0; u < params.tilesPerProof; u++) {
-    const tile = await challengedTile(challenge, u, work);
-    tiles.push({ rowBlock: tile.rowBlock, colBlock: tile.colBlock });
-    const words = batchNormTileWords(outputs, work, tile.rowBlock, tile.colBlock);
-    const rows: string[][] = [];
-    for (let i = 0; i < work.tiling.tileRows; i++) rows.push(Array.from(words.subarray(i * tn, (i + 1) * tn), String));
-    yInput.push(rows);
-    siblingsInput.push(tree.siblings(tile.index).map(String));
-  }
-  const publicInputs = { outputRoot: tree.root, seed, challenge, miner, shape: encodeShape(work.shape) };
-  const input: CircuitInput = {
-    outputRoot: String(publicInputs.outputRoot),
-    seed: String(seed),
-    challenge: String(challenge),
-    miner: String(miner),
-    shape: String(publicInputs.shape),
-    y: yInput,
-    siblings: siblingsInput,
-  };
-  return { input, publicInputs, tiles };
+export function batchNormProofInput(
+  params: SeedProofParams & { work: BatchNormWork; outputs: Uint32Array },
+): Promise<SeedProofInput> {
+  const { work, outputs } = params;
+  return seedProofInput(params, "y", (r, c) => batchNormTileWords(outputs, work, r, c), work.tiling.tileChannels);
 }

@@ -10,14 +10,13 @@
  */
 import { checkOutput, exactTile, type OutputFailure } from "../numerics.js";
 import {
-  assertFieldElement,
-  challengedTile,
   commitTiles,
-  encodeShape,
+  seedProofInput,
   seedStream,
-  type CircuitInput,
   type GridWork,
   type OutputTree,
+  type SeedProofInput,
+  type SeedProofParams,
   type TileGrid,
   type WorkShape,
   withoutNan,
@@ -391,56 +390,13 @@ export function commitConvOutputs(y: Uint32Array, work: ConvWork): Promise<Outpu
   return commitTiles(work, (r, c) => convTileWords(y, work, r, c));
 }
 
-/** Public inputs of Fp8ConvSeedProof, in the circuit's order. */
-export interface ConvPublicInputs {
-  readonly outputRoot: bigint;
-  readonly seed: bigint;
-  readonly challenge: bigint;
-  readonly miner: bigint;
-  readonly shape: bigint;
-}
-
 /**
  * The full witness input of Fp8ConvSeedProof for `tilesPerProof` challenged tiles. `outputs` (NCHW float32 bit
  * patterns) and `tree` must be the miner's committed ones.
  */
-export async function convProofInput(params: {
-  work: ConvWork;
-  tilesPerProof: number;
-  outputs: Uint32Array;
-  tree: OutputTree;
-  seed: bigint;
-  challenge: bigint;
-  miner: bigint;
-}): Promise<{ input: CircuitInput; publicInputs: ConvPublicInputs; tiles: { rowBlock: number; colBlock: number }[] }> {
-  const { work, outputs, tree, seed, challenge, miner } = params;
-  assertFieldElement("seed", seed);
-  assertFieldElement("miner", miner);
-  if (!Number.isSafeInteger(params.tilesPerProof) || params.tilesPerProof < 1) {
-    throw new RangeError(`tilesPerProof must be a positive integer, got ${params.tilesPerProof}`);
-  }
-  const tn = work.tiling.tileChannels;
-  const tiles = [];
-  const yInput: string[][][] = [];
-  const siblingsInput: string[][] = [];
-  for (let u = 0; u < params.tilesPerProof; u++) {
-    const tile = await challengedTile(challenge, u, work);
-    tiles.push({ rowBlock: tile.rowBlock, colBlock: tile.colBlock });
-    const words = convTileWords(outputs, work, tile.rowBlock, tile.colBlock);
-    yInput.push(
-      Array.from({ length: work.outWidth }, (_, ow) => Array.from(words.subarray(ow * tn, (ow + 1) * tn), String)),
-    );
-    siblingsInput.push(tree.siblings(tile.index).map(String));
-  }
-  const publicInputs = { outputRoot: tree.root, seed, challenge, miner, shape: encodeShape(work.shape) };
-  const input: CircuitInput = {
-    outputRoot: String(publicInputs.outputRoot),
-    seed: String(seed),
-    challenge: String(challenge),
-    miner: String(miner),
-    shape: String(publicInputs.shape),
-    y: yInput,
-    siblings: siblingsInput,
-  };
-  return { input, publicInputs, tiles };
+export function convProofInput(
+  params: SeedProofParams & { work: ConvWork; outputs: Uint32Array },
+): Promise<SeedProofInput> {
+  const { work, outputs } = params;
+  return seedProofInput(params, "y", (r, c) => convTileWords(outputs, work, r, c), work.tiling.tileChannels);
 }

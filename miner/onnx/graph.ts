@@ -326,3 +326,29 @@ export class GraphBuilder {
     return buildModel(this.spec(options));
   }
 }
+
+/**
+ * The FP8 (E4M3FN) boundary inside a graph. Adds the initializers `fp8_scale` (float32 1) and `fp8_zero_point`
+ * (FLOAT8E4M3FN 0) to `g` and returns `throughFp8(value, { tag, scale })`, which sends a float32 value through
+ * QuantizeLinear to FLOAT8E4M3FN (saturate default 1; the zero point's type makes the output float8) and
+ * DequantizeLinear back to float32 with the same scale (default `fp8_scale`). The nodes are `quantize_<tag>` and
+ * `dequantize_<tag>`, their outputs `<tag>_fp8` and `<tag>_dequantized` (tag default: the value's name); the
+ * dequantized value's name is returned.
+ */
+export function fp8QuantizeDequantize(
+  g: GraphBuilder,
+): (value: string, options?: { tag?: string; scale?: string }) => string {
+  const unitScale = g.initializer(DataType.FLOAT, [], new Float32Array([1]), "fp8_scale");
+  const zeroPoint = g.initializer(DataType.FLOAT8E4M3FN, [], new Uint8Array([0]), "fp8_zero_point");
+  return (value, { tag = value, scale = unitScale } = {}) => {
+    const [q] = g.node("QuantizeLinear", [value, scale, zeroPoint], {
+      outputs: [`${tag}_fp8`],
+      name: `quantize_${tag}`,
+    });
+    const [dq] = g.node("DequantizeLinear", [q!, scale, zeroPoint], {
+      outputs: [`${tag}_dequantized`],
+      name: `dequantize_${tag}`,
+    });
+    return dq!;
+  };
+}

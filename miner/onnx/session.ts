@@ -44,3 +44,20 @@ export async function runModel(
     await session.release();
   }
 }
+
+/**
+ * Output `name` of a run as float32 bit patterns, in an own copy (the tensor's buffer belongs to the binding); throws
+ * unless it is a float32 tensor of dims' element count.
+ */
+export function float32OutputWords(
+  outputs: Readonly<Record<string, ort.Tensor>>,
+  name: string,
+  dims: readonly number[],
+): Uint32Array {
+  const output = outputs[name];
+  if (output === undefined || output.type !== "float32" || output.size !== dims.reduce((a, b) => a * b, 1)) {
+    throw new Error(`ORT returned no float32 ${dims.join("×")} output ${name}`);
+  }
+  const data = output.data as Float32Array;
+  return new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+}

@@ -24,8 +24,8 @@ import {
   type AttentionWork,
 } from "../../common/ops/attention.js";
 import { decodeE4m3fnMatrix } from "../gemm.js";
-import { attr, DataType, GraphBuilder } from "../onnx/graph.js";
-import { createSession } from "../onnx/session.js";
+import { attr, DataType, fp8QuantizeDequantize, GraphBuilder } from "../onnx/graph.js";
+import { runModel, tensor } from "../onnx/session.js";
 
 export interface AttentionShape {
   readonly heads: number;
@@ -43,17 +43,11 @@ export function buildFp8AttentionModel(shape: AttentionShape): Uint8Array {
   }
   const kk = headDimShift(d);
   const g = new GraphBuilder();
-  const one = g.initializer(DataType.FLOAT, [], new Float32Array([1]), "scale_one");
+  const throughFp8 = fp8QuantizeDequantize(g);
   const pScale = g.initializer(DataType.FLOAT, [], new Float32Array([2 ** -8]), "scale_p");
-  const zeroPoint = g.initializer(DataType.FLOAT8E4M3FN, [], new Uint8Array([0]), "fp8_zero");
-  const fp8 = (value: string, scale: string, tag: string): string => {
-    const [q] = g.node("QuantizeLinear", [value, scale, zeroPoint], { outputs: [`${tag}_fp8`] });
-    const [dq] = g.node("DequantizeLinear", [q!, scale, zeroPoint], { outputs: [`${tag}_dequantized`] });
-    return dq!;
-  };
-  const q = fp8(g.input("Q", DataType.FLOAT, [h, lq, d]), one, "q");
-  const k = fp8(g.input("K", DataType.FLOAT, [h, l, d]), one, "k");
-  const v = fp8(g.input("V", DataType.FLOAT, [h, l, d]), one, "v");
+  const q = throughFp8(g.input("Q", DataType.FLOAT, [h, lq, d]));
+  const k = throughFp8(g.input("K", DataType.FLOAT, [h, l, d]));
+  const v = throughFp8(g.input("V", DataType.FLOAT, [h, l, d]));
   const [kt] = g.node("Transpose", [k], { attributes: { perm: attr.ints([0, 2, 1]) } });
   const [scores] = g.node("MatMul", [q, kt!], { outputs: ["scores"] });
   const inverseSqrtD = g.initializer(DataType.FLOAT, [], new Float32Array([2 ** -kk]), "inverse_sqrt_d");
@@ -65,7 +59,7 @@ export function buildFp8AttentionModel(shape: AttentionShape): Uint8Array {
     [logits] = g.node("Add", [logits!, maskName]);
   }
   const [softmax] = g.node("Softmax", [logits!], { attributes: { axis: attr.int(-1) } });
-  const probabilities = fp8(softmax!, pScale, "p");
+  const probabilities = throughFp8(softmax!, { tag: "p", scale: pScale });
   const [o] = g.node("MatMul", [probabilities, v], { outputs: ["O"] });
   g.output(scores!, DataType.FLOAT, [h, lq, l]);
   g.output(probabilities, DataType.FLOAT, [h, lq, l]);
@@ -96,24 +90,23 @@ export async function runAttentionWork(
   const { headDim: d, keys: l, causal } = work.tiling;
   const { heads: h, queries: lq } = work;
   const model = buildFp8AttentionModel({ heads: h, queries: lq, keys: l, headDim: d, causal });
-  const session = await createSession(model, options);
-  try {
-    const out = await session.run({
-      Q: new ort.Tensor("float32", decodeE4m3fnMatrix(inputs.q, "Q", d), [h, lq, d]),
-      K: new ort.Tensor("float32", decodeE4m3fnMatrix(inputs.k, "K", d), [h, l, d]),
-      V: new ort.Tensor("float32", decodeE4m3fnMatrix(inputs.v, "V", d), [h, l, d]),
-    });
-    const scores = out.scores?.data as Float32Array | undefined;
-    const probabilities = out[`p_dequantized`]?.data as Float32Array | undefined;
-    const o = out.O?.data as Float32Array | undefined;
-    if (!scores || !probabilities || !o) throw new Error("ORT returned no scores, probabilities or O");
-    const words = Uint32Array.from(o, (x) => float32Bits(x * 2 ** 8));
-    return {
-      words,
-      scores: Array.from(scores, (x) => scoreFromFloat32(float32Bits(x))),
-      pCodes: Uint8Array.from(probabilities, pCodeOfValue),
-    };
-  } finally {
-    await session.release();
-  }
+  const out = await runModel(
+    model,
+    {
+      Q: tensor("float32", decodeE4m3fnMatrix(inputs.q, "Q", d), [h, lq, d]),
+      K: tensor("float32", decodeE4m3fnMatrix(inputs.k, "K", d), [h, l, d]),
+      V: tensor("float32", decodeE4m3fnMatrix(inputs.v, "V", d), [h, l, d]),
+    },
+    options,
+  );
+  const scores = out.scores?.data as Float32Array | undefined;
+  const probabilities = out[`p_dequantized`]?.data as Float32Array | undefined;
+  const o = out.O?.data as Float32Array | undefined;
+  if (!scores || !probabilities || !o) throw new Error("ORT returned no scores, probabilities or O");
+  const words = Uint32Array.from(o, (x) => float32Bits(x * 2 ** 8));
+  return {
+    words,
+    scores: Array.from(scores, (x) => scoreFromFloat32(float32Bits(x))),
+    pCodes: Uint8Array.from(probabilities, pCodeOfValue),
+  };
 }

@@ -30,8 +30,8 @@ import {
   type BatchNormWork,
 } from "../../common/ops/batchnorm.js";
 import { decodeE4m3fnMatrix } from "../gemm.js";
-import { attr, DataType, GraphBuilder } from "../onnx/graph.js";
-import { createSession } from "../onnx/session.js";
+import { attr, DataType, fp8QuantizeDequantize, GraphBuilder } from "../onnx/graph.js";
+import { createSession, float32OutputWords, tensor } from "../onnx/session.js";
 
 export const BATCHNORM_INPUT_X = "x";
 export const BATCHNORM_INPUT_MEAN = "mean";
@@ -53,19 +53,7 @@ export function buildFp8BatchNormModel(channels: number): Uint8Array {
   const variance = g.input(BATCHNORM_INPUT_VAR, DataType.FLOAT, [channels]);
   const gamma = g.input(BATCHNORM_INPUT_GAMMA, DataType.FLOAT, [channels]);
   const beta = g.input(BATCHNORM_INPUT_BETA, DataType.FLOAT, [channels]);
-  const scale = g.initializer(DataType.FLOAT, [], new Float32Array([1]), "fp8_scale");
-  const zeroPoint = g.initializer(DataType.FLOAT8E4M3FN, [], new Uint8Array([0]), "fp8_zero_point");
-  const throughFp8 = (value: string): string => {
-    const [q] = g.node("QuantizeLinear", [value, scale, zeroPoint], {
-      outputs: [`${value}_fp8`],
-      name: `quantize_${value}`,
-    });
-    const [dq] = g.node("DequantizeLinear", [q!, scale, zeroPoint], {
-      outputs: [`${value}_dequantized`],
-      name: `dequantize_${value}`,
-    });
-    return dq!;
-  };
+  const throughFp8 = fp8QuantizeDequantize(g);
   const [varianceMagnitude] = g.node("Abs", [throughFp8(variance)], { outputs: ["var_magnitude"], name: "var_abs" });
   const [y] = g.node(
     "BatchNormalization",
@@ -108,7 +96,7 @@ export class Fp8BatchNormRunner {
       [BATCHNORM_INPUT_BETA, inputs.beta],
     ] as const) {
       if (codes.length !== channels) throw new RangeError(`${name} has ${codes.length} codes, expected ${channels}`);
-      params[name] = new ort.Tensor("float32", decodeE4m3fnMatrix(codes, name, channels), [channels]);
+      params[name] = tensor("float32", decodeE4m3fnMatrix(codes, name, channels), [channels]);
     }
     const x = decodeE4m3fnMatrix(inputs.x, "x", channels);
     const y = new Uint32Array(rows * channels);
@@ -118,13 +106,9 @@ export class Fp8BatchNormRunner {
       const chunk = x.subarray(start * channels, (start + count) * channels);
       const out = await this.session.run({
         ...params,
-        [BATCHNORM_INPUT_X]: new ort.Tensor("float32", chunk, [count, channels]),
+        [BATCHNORM_INPUT_X]: tensor("float32", chunk, [count, channels]),
       });
-      const result = out[BATCHNORM_OUTPUT_Y];
-      if (result === undefined || result.type !== "float32" || result.size !== count * channels)
-        throw new Error(`ORT returned no float32 ${count}×${channels} output ${BATCHNORM_OUTPUT_Y}`);
-      const data = result.data as Float32Array;
-      y.set(new Uint32Array(data.buffer, data.byteOffset, count * channels), start * channels);
+      y.set(float32OutputWords(out, BATCHNORM_OUTPUT_Y, [count, channels]), start * channels);
     }
     return y;
   }

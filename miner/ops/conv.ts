@@ -16,12 +16,10 @@
  * On CUDA, float32 Conv uses TF32 unless disabled; a CUDA miner must pass `use_tf32: 0` — the contract does not
  * cover TF32 error.
  */
-import * as ort from "onnxruntime-node";
-
 import { generateConvInputs, type ConvInputs, type ConvWork } from "../../common/ops/conv.js";
 import { decodeE4m3fnMatrix } from "../gemm.js";
-import { DataType, GraphBuilder, attr } from "../onnx/graph.js";
-import { SESSION_OPTIONS } from "../onnx/session.js";
+import { DataType, GraphBuilder, attr, fp8QuantizeDequantize } from "../onnx/graph.js";
+import { float32OutputWords, runModel, tensor } from "../onnx/session.js";
 
 /** Names of the conv model's values. */
 export const CONV_INPUT_X = "X";
@@ -49,20 +47,8 @@ export function buildFp8ConvModel(work: ConvWork): Uint8Array {
   const g = new GraphBuilder();
   const x = g.input(CONV_INPUT_X, DataType.FLOAT, dims.x);
   const w = g.input(CONV_INPUT_WEIGHTS, DataType.FLOAT, dims.weights);
-  const scale = g.initializer(DataType.FLOAT, [], new Float32Array([1]), "fp8_scale");
-  const zeroPoint = g.initializer(DataType.FLOAT8E4M3FN, [], new Uint8Array([0]), "fp8_zero_point");
-  const throughFp8 = (value: string, tag: string): string => {
-    const [q] = g.node("QuantizeLinear", [value, scale, zeroPoint], {
-      outputs: [`${tag}_fp8`],
-      name: `quantize_${tag}`,
-    });
-    const [dq] = g.node("DequantizeLinear", [q!, scale, zeroPoint], {
-      outputs: [`${tag}_dequantized`],
-      name: `dequantize_${tag}`,
-    });
-    return dq!;
-  };
-  const [y] = g.node("Conv", [throughFp8(x, "X"), throughFp8(w, "W")], {
+  const throughFp8 = fp8QuantizeDequantize(g);
+  const [y] = g.node("Conv", [throughFp8(x), throughFp8(w)], {
     outputs: [CONV_OUTPUT_Y],
     name: "conv",
     attributes: {
@@ -83,27 +69,11 @@ export function buildFp8ConvModel(work: ConvWork): Uint8Array {
  */
 export async function runFp8Conv(inputs: ConvInputs, work: ConvWork): Promise<Uint32Array> {
   const dims = convDims(work);
-  const session = await ort.InferenceSession.create(buildFp8ConvModel(work), SESSION_OPTIONS);
-  try {
-    const out = await session.run({
-      [CONV_INPUT_X]: new ort.Tensor("float32", decodeE4m3fnMatrix(inputs.x, "X", work.tiling.inWidth), dims.x),
-      [CONV_INPUT_WEIGHTS]: new ort.Tensor(
-        "float32",
-        decodeE4m3fnMatrix(inputs.weights, "W", work.depth),
-        dims.weights,
-      ),
-    });
-    const y = out[CONV_OUTPUT_Y];
-    const size = dims.y.reduce((a, b) => a * b, 1);
-    if (y === undefined || y.type !== "float32" || y.size !== size) {
-      throw new Error(`ORT returned no float32 [${dims.y.join(", ")}] output ${CONV_OUTPUT_Y}`);
-    }
-    const data = y.data as Float32Array;
-    // Own copy of the words: the tensor's buffer belongs to the binding.
-    return new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  } finally {
-    await session.release();
-  }
+  const out = await runModel(buildFp8ConvModel(work), {
+    [CONV_INPUT_X]: tensor("float32", decodeE4m3fnMatrix(inputs.x, "X", work.tiling.inWidth), dims.x),
+    [CONV_INPUT_WEIGHTS]: tensor("float32", decodeE4m3fnMatrix(inputs.weights, "W", work.depth), dims.weights),
+  });
+  return float32OutputWords(out, CONV_OUTPUT_Y, dims.y);
 }
 
 /** A whole seed-mode conv work on ORT: generates X and the weights from `seed` and returns Y (NCHW words). */

@@ -6,11 +6,26 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { CompiledCircuit } from "../../circuits/compile.js";
+import { compileCircuit, type CompiledCircuit } from "../../circuits/compile.js";
 
 const require = createRequire(import.meta.url);
 
 export const FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+
+/** x reduced into [0, p): the field element a witness wire holds for the integer x. */
+export function fieldMod(x: bigint): bigint {
+  return ((x % FIELD) + FIELD) % FIELD;
+}
+
+/** The field inverse of x (extended Euclid); 0 for 0, as circom's `<-- 1 / x` and IsZero's `inv` compute it. */
+export function fieldInverse(x: bigint): bigint {
+  let [a, b, u, v] = [fieldMod(x), FIELD, 1n, 0n];
+  while (b !== 0n) {
+    const q = a / b;
+    [a, b, u, v] = [b, a - q * b, v, u - q * v];
+  }
+  return fieldMod(u);
+}
 
 interface WitnessCalculator {
   calculateWitness(input: Record<string, unknown>, sanityCheck: boolean): Promise<bigint[]>;
@@ -142,12 +157,24 @@ export class CircuitHarness {
   /** A copy of `witness` with the given signals set to new values (mod p). */
   edit(witness: readonly bigint[], changes: Record<string, bigint>): bigint[] {
     const edited = [...witness];
-    for (const [signal, value] of Object.entries(changes))
-      edited[this.wire(signal)] = ((value % FIELD) + FIELD) % FIELD;
+    for (const [signal, value] of Object.entries(changes)) edited[this.wire(signal)] = fieldMod(value);
     return edited;
+  }
+
+  /**
+   * {@link edit} with those of `changes` whose signals kept a witness wire: re-derivations set every signal a template
+   * declares, and --O2 eliminates some of them.
+   */
+  editWired(witness: readonly bigint[], changes: ReadonlyMap<string, bigint>): bigint[] {
+    return this.edit(witness, Object.fromEntries([...changes].filter(([signal]) => this.hasWire(signal))));
   }
 
   value(witness: readonly bigint[], signal: string): bigint {
     return witness[this.wire(signal)]!;
   }
+}
+
+/** Compiles (or loads from the build cache) the main circuit circuits/main/<name>.circom and loads its harness. */
+export async function loadMainCircuit(name: string): Promise<CircuitHarness> {
+  return CircuitHarness.load(await compileCircuit(name, path.join("circuits", "main", `${name}.circom`)));
 }
