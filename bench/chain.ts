@@ -1,19 +1,21 @@
 /**
  * Chain benchmark: what mining DEMLE costs on-chain and how long one epoch takes, on Hardhat's in-process network
- * (EDR) with the demo circuit (gemm_seed_demo_2x2x16, NT = 1) and real Groth16 proofs.
+ * (EDR) with the "gemm-demo" workload (one layer: the demo GEMM circuit gemm_seed_demo_2x2x16, NT = 1) and real
+ * Groth16 proofs.
  *
  *   npm run bench:chain -- [--commitments 3] [--block-time 500] [--ort-rounds 30] [--shapes 16x16x16,512x512x64]
  *                          [--only gas,epochs,ort] [--out bench/results/chain.json]
  *
  * Measures, in one run:
- *   1. gas, from receipts: deploying the verifier and DemleMining (which deploys DemleToken), openEpoch, commit (the
- *      contract's first, a later one of the same miner, another miner's first), prove for P = 1, 2, 4, 8 proofs per
- *      commitment (one deployment per P; a first prove, which mints the token's first supply, and a later one), slash;
- *      a linear fit of prove gas over P; verifyProof alone (eth_estimateGas and a transaction sent straight to the
- *      verifier); and where prove()'s gas goes, from debug_traceTransaction (precompiles, token mint, bond, storage);
- *   2. the wall time of the demo's mining loop (2 miners, DEFAULT_PROTOCOL: P = 4), split into the Miner's phases
- *      compute / commit / wait for the challenge / prove / submit, medians over every commitment, and the time from
- *      the start to the first reward;
+ *   1. gas, from receipts: deploying the layer's verifier and DemleMining (which deploys DemleToken), openEpoch,
+ *      commit (the contract's first, a later one of the same miner, another miner's first), prove for P = 1, 2, 4, 8
+ *      proofs per commitment (one deployment per P; a first prove, which mints the token's first supply, and a later
+ *      one), slash; a linear fit of prove gas over P; verifyProof alone (eth_estimateGas and a transaction sent
+ *      straight to the verifier); and where prove()'s gas goes, from debug_traceTransaction (precompiles, token
+ *      mint, bond, storage);
+ *   2. the wall time of the demo's mining loop on that workload (2 miners, DEFAULT_PROTOCOL: P = 4), split into the
+ *      Miner's phases compute / commit / wait for the challenge / prove / submit, medians over every commitment, the
+ *      time from the start to the first reward, and the epochs the miners' admission control skipped;
  *   3. ONNX Runtime CPU throughput of the miner's FP8-QDQ GEMM graph against a plain float32 MatMul of the same shape
  *      (the demo miner's 16×16×16 and 512×512×64), interleaved repetitions, medians.
  * Progress goes to stderr, the tables to stdout, every raw number to the JSON file (default bench/results/chain.json).
@@ -38,7 +40,7 @@ import {
   type GemmWork,
 } from "../common/work.js";
 import { loadArtifact } from "../miner/artifacts.js";
-import { MINING_CIRCUITS, prepareCircuit, type PreparedCircuit } from "../miner/circuits.js";
+import { MINING_CIRCUITS, MINING_WORKLOADS, prepareWorkload, type PreparedCircuit } from "../miner/circuits.js";
 import { DEFAULT_PROTOCOL, deployDemle, miningParams, type MiningParams } from "../miner/deploy.js";
 import {
   Fp8GemmRunner,
@@ -71,6 +73,11 @@ interface Options {
   readonly out: string;
 }
 
+/** The workload of the gas and epoch sections: one layer, the demo GEMM circuit. */
+const WORKLOAD_NAME = "gemm-demo";
+const WORKLOAD = MINING_WORKLOADS[WORKLOAD_NAME];
+/** Its only layer (a GEMM circuit, whose works and proof inputs the gas section builds itself). */
+const GEMM_LAYER = WORKLOAD[0];
 /** Proofs per commitment measured in the gas section. */
 const PROOF_COUNTS = [1, 2, 4, 8] as const;
 /**
@@ -357,6 +364,7 @@ interface VerifyAlone {
 
 interface GasResults {
   readonly hardfork: string | null;
+  readonly workload: string;
   readonly circuit: string;
   readonly runs: ProveRun[];
   readonly verifyProof: VerifyAlone;
@@ -368,11 +376,12 @@ interface GasResults {
 
 async function measureGas(
   hre: Hre,
-  prepared: PreparedCircuit,
+  prepared: readonly PreparedCircuit[],
   pool: ProverPool,
   abi: Contract["interface"]["fragments"],
 ): Promise<GasResults> {
-  const { circuit } = prepared;
+  const { circuit, shape } = GEMM_LAYER;
+  const prover = prepared[0]!.setup.prover;
   const connection = await hre.network.create();
   const runner = await Fp8GemmRunner.create({ ...shapeOfDemo(), allowSpinning: false });
   try {
@@ -380,16 +389,16 @@ async function measureGas(
     const [deployer, minerA, minerB, slasher, minerC] = (await connection.ethers.getSigners()) as unknown as Signer[];
     const addrA = await minerA!.getAddress();
     const addrC = await minerC!.getAddress();
-    const shape = { rowBlocksLog2: circuit.tiling.maxRowBlocksLog2, colBlocksLog2: circuit.tiling.maxColBlocksLog2 };
-    const { rowBlocksLog2: dr, colBlocksLog2: dc } = shape;
+    const shapes = [encodeShape(shape)];
     const work: GemmWork = defineWork(circuit.tiling, shape);
     const runs: ProveRun[] = [];
     let verifyAlone: VerifyAlone | undefined;
     let params: MiningParams | undefined;
     for (const P of PROOF_COUNTS) {
       progress(`gas: P = ${P}: deploying the verifier and DemleMining`);
-      params = miningParams(prepared, { proofsPerCommitment: P, epochLength: GAS_EPOCH_LENGTH });
-      const deployment = await deployDemle(deployer!, prepared, params);
+      params = miningParams({ proofsPerCommitment: P, epochLength: GAS_EPOCH_LENGTH });
+      const deployment = await deployDemle(deployer!, WORKLOAD_NAME, prepared, params);
+      const verifierAddress = deployment.layers[0]!.verifier;
       const mining = new Contract(deployment.mining, abi, deployer);
       const asA = mining.connect(minerA!) as Contract;
       const asB = mining.connect(minerB!) as Contract;
@@ -397,7 +406,7 @@ async function measureGas(
       const open = await send(mining, "openEpoch", []);
       const openAgain = await send(asB, "openEpoch", []);
       const epoch = await view<bigint>(mining, "currentEpoch");
-      const bond = await view<bigint>(mining, "bondFor", dr, dc);
+      const bond = await view<bigint>(mining, "bondFor", shapes);
 
       // Real works, committed in nonce order and proven below: miner A's nonces 0 and 1, miner C's nonce 0.
       const makeWork = async (address: string, nonce: bigint) => {
@@ -407,12 +416,12 @@ async function measureGas(
         return { address, seed, c, tree: await commitOutputs(c, work) };
       };
       const works = [await makeWork(addrA, 0n), await makeWork(addrA, 1n), await makeWork(addrC, 0n)];
-      const commitFirst = await send(asA, "commit", [epoch, 0n, works[0]!.tree.root, dr, dc], bond);
-      const commitSame = await send(asA, "commit", [epoch, 1n, works[1]!.tree.root, dr, dc], bond);
+      const commitFirst = await send(asA, "commit", [epoch, 0n, [works[0]!.tree.root], shapes], bond);
+      const commitSame = await send(asA, "commit", [epoch, 1n, [works[1]!.tree.root], shapes], bond);
       // Miner B's commitments are never proven: they are slashed below (any root < p will do).
-      const commitOther = await send(asB, "commit", [epoch, 0n, 7n, dr, dc], bond);
-      await send(asB, "commit", [epoch, 1n, 8n, dr, dc], bond);
-      await send(asC, "commit", [epoch, 0n, works[2]!.tree.root, dr, dc], bond);
+      const commitOther = await send(asB, "commit", [epoch, 0n, [7n], shapes], bond);
+      await send(asB, "commit", [epoch, 1n, [8n], shapes], bond);
+      await send(asC, "commit", [epoch, 0n, [works[2]!.tree.root], shapes], bond);
       // Commitment ids in order: A0, A1, B0, B1, C0.
       const proven = [0n, 1n, 4n] as const;
       const slashed = [2n, 3n] as const;
@@ -437,7 +446,7 @@ async function measureGas(
             challenge,
             miner: BigInt(works[w]!.address),
           });
-          tasks.push({ id: `${id}/${j}`, circuit: prepared.setup.prover, input });
+          tasks.push({ id: `${id}/${j}`, circuit: prover, input });
         }
       }
       const proofs = new Map<string, string[]>();
@@ -452,7 +461,7 @@ async function measureGas(
       const proofsOf = (id: bigint) => Array.from({ length: P }, (_, j) => proofs.get(`${id}/${j}`)!);
 
       const labels = {
-        [deployment.verifier]: "verifier",
+        [verifierAddress]: "verifier",
         [deployment.token]: "token.mint",
         [addrA]: "bond back to the miner",
         [addrC]: "bond back to the miner",
@@ -479,12 +488,12 @@ async function measureGas(
           [words[6], words[7]],
           [...inputs, encodeShape(shape)],
         ];
-        const verifier = new Contract(deployment.verifier, VERIFIER_ABI, minerA);
+        const verifier = new Contract(verifierAddress, VERIFIER_ABI, minerA);
         const fn = verifier.getFunction("verifyProof");
         const result = (await fn.staticCall(...args)) as boolean;
         const estimateGas = Number(await fn.estimateGas(...args));
         const data = verifier.interface.encodeFunctionData("verifyProof", args);
-        const receipt = await (await minerA!.sendTransaction({ to: deployment.verifier, data })).wait();
+        const receipt = await (await minerA!.sendTransaction({ to: verifierAddress, data })).wait();
         if (!receipt || receipt.status !== 1) throw new Error("transaction to verifyProof failed");
         verifyAlone = {
           estimateGas,
@@ -505,7 +514,7 @@ async function measureGas(
       const run: ProveRun = {
         proofs: P,
         k: P * circuit.tilesPerProof,
-        deployVerifierGas: Number(deployment.gas.verifier),
+        deployVerifierGas: Number(deployment.gas.verifiers[0]),
         deployMiningGas: Number(deployment.gas.mining),
         openEpochGas: Number(open.gasUsed),
         openEpochAgainGas: Number(openAgain.gasUsed),
@@ -535,6 +544,7 @@ async function measureGas(
     delete rest.proofsPerCommitment;
     return {
       hardfork: typeof hardfork === "string" ? hardfork : null,
+      workload: WORKLOAD_NAME,
       circuit: circuit.name,
       runs,
       verifyProof: verifyAlone!,
@@ -558,12 +568,9 @@ async function measureGas(
   }
 }
 
+/** The GEMM the demo miner computes: the gemm-demo layer's work (the demo circuit's largest grid). */
 function shapeOfDemo(): GemmShape {
-  const { tiling } = MINING_CIRCUITS.demo;
-  const work = defineWork(tiling, {
-    rowBlocksLog2: tiling.maxRowBlocksLog2,
-    colBlocksLog2: tiling.maxColBlocksLog2,
-  });
+  const work = defineWork(MINING_CIRCUITS.demo.tiling, GEMM_LAYER.shape);
   return { m: work.m, n: work.n, k: work.k };
 }
 
@@ -587,6 +594,7 @@ interface JobRecord {
 }
 
 interface EpochResults {
+  readonly workload: string;
   readonly blockTimeMs: number;
   readonly params: Record<string, string>;
   readonly commitmentsPerMiner: number;
@@ -605,8 +613,13 @@ interface EpochResults {
   readonly intervalBlocks: Stats;
   /** Epochs each miner committed in (one commitment per epoch at most). */
   readonly epochsByMiner: Record<string, number[]>;
-  /** Epochs between a miner's first and last commitment in which it did not commit (its cycle overran an epoch). */
+  /**
+   * Epochs between a miner's first and last commitment in which it did not commit (its cycle overran an epoch, or its
+   * admission control skipped the epoch).
+   */
   readonly skippedEpochs: number;
+  /** Epochs the miners' admission control skipped (the shared pool's backlog would not fit half the proof window). */
+  readonly deferredEpochs: Record<string, number>;
   readonly lost: number;
 }
 
@@ -622,12 +635,11 @@ function consecutive(jobs: readonly JobRecord[], value: (job: JobRecord) => numb
 
 async function measureEpochs(
   hre: Hre,
-  prepared: PreparedCircuit,
+  prepared: readonly PreparedCircuit[],
   pool: ProverPool,
   abi: Contract["interface"]["fragments"],
   options: Options,
 ): Promise<EpochResults> {
-  const { circuit } = prepared;
   const sectionStart = performance.now();
   const connection = await hre.network.create();
   await setIntervalMining(connection.provider, options.blockTimeMs);
@@ -635,14 +647,14 @@ async function measureEpochs(
   const miners: { name: string; miner: Miner }[] = [];
   try {
     const [deployer, ...accounts] = await connection.ethers.getSigners();
-    const params = miningParams(prepared);
-    const deployment = await deployDemle(deployer!, prepared, params);
+    const params = miningParams();
+    const deployment = await deployDemle(deployer!, WORKLOAD_NAME, prepared, params);
     const deployMs = performance.now() - sectionStart;
     progress(
       `epochs: deployed (P = ${params.proofsPerCommitment}, ${params.epochLength}-block epochs, ` +
         `${options.blockTimeMs} ms blocks, D = ${params.challengeDelay}); 2 miners, ${options.commitments} commitments each`,
     );
-    const shape = { rowBlocksLog2: circuit.tiling.maxRowBlocksLog2, colBlocksLog2: circuit.tiling.maxColBlocksLog2 };
+    const layers = WORKLOAD.map((layer, i) => ({ ...layer, prover: prepared[i]!.setup.prover }));
     const stageAt = new Map<string, Record<string, number>>();
     let runStart = NaN;
     let firstReward: number | null = null;
@@ -651,10 +663,8 @@ async function measureEpochs(
       const miner = new Miner({
         contract: deployment.mining,
         signer: new NonceManager(account as unknown as Signer),
-        circuit,
-        prover: prepared.setup.prover,
+        layers,
         pool,
-        shape,
         stateDir: path.join(stateRoot, name),
         pollMs: Math.max(100, options.blockTimeMs / 2),
         onEvent: (event) => {
@@ -701,6 +711,7 @@ async function measureEpochs(
       stats(settled.map((j) => j.timings[key]).filter((x): x is number => x !== undefined));
     const reward = firstReward as number | null;
     return {
+      workload: WORKLOAD_NAME,
       blockTimeMs: options.blockTimeMs,
       params: deployment.params,
       commitmentsPerMiner: options.commitments,
@@ -734,6 +745,7 @@ async function measureEpochs(
         miners.map(({ name }) => [name, jobs.filter((j) => j.miner === name).map((j) => j.epoch)]),
       ),
       skippedEpochs: consecutive(jobs, (j) => j.epoch).reduce((sum, gap) => sum + Math.max(0, gap - 1), 0),
+      deferredEpochs: Object.fromEntries(miners.map(({ name, miner }) => [name, miner.stats.commitmentsDeferred])),
       lost: jobs.filter((j) => j.stage === "lost").length,
     };
   } finally {
@@ -953,7 +965,8 @@ function gasSection(gas: GasResults, prover: ProverFacts | null): string[] {
   const pairing = PAIRING_BASE_GAS + 4 * PAIRING_PER_PAIR_GAS;
   const out: string[] = [];
   out.push(
-    `## 1. Gas: in-process Hardhat network (EDR${gas.hardfork ? `, ${gas.hardfork}` : ""}), ${gas.circuit} (NT = 1), ` +
+    `## 1. Gas: in-process Hardhat network (EDR${gas.hardfork ? `, ${gas.hardfork}` : ""}), workload ` +
+      `${gas.workload} (one layer: ${gas.circuit}, NT = 1), ` +
       "gasUsed from receipts",
     "",
     table(
@@ -1222,7 +1235,7 @@ function beyondPairings(p1: ProveRun, p8: ProveRun): string {
 function epochSection(e: EpochResults): string[] {
   const p = e.phases;
   return [
-    `## 2. Demo mining loop: 2 miners, demo circuit, P = ${e.params.proofsPerCommitment}, ` +
+    `## 2. Demo mining loop: 2 miners, workload ${e.workload}, P = ${e.params.proofsPerCommitment}, ` +
       `${e.params.epochLength}-block epochs, ${e.blockTimeMs} ms blocks, D = ${e.params.challengeDelay}, ` +
       `${e.commitmentsPerMiner} commitments per miner, ${POOL_WORKERS} prover workers shared`,
     "",
@@ -1256,8 +1269,13 @@ function epochSection(e: EpochResults): string[] {
         .join("; ")}` +
       (e.skippedEpochs > 0
         ? ` — ${e.skippedEpochs} epoch(s) skipped: a commitment's cycle (compute → settled) outlasted the epoch, and ` +
-          "the Miner starts the next work only after settling the previous one, in the epoch current by then."
-        : " (no epoch skipped)."),
+          "the Miner starts the next work only after settling the previous one, in the epoch current by then, or " +
+          "its admission control skipped the epoch."
+        : " (no epoch skipped).") +
+      ` Epochs skipped by admission control (the shared pool's backlog would not fit half the proof window): ` +
+      `${Object.entries(e.deferredEpochs)
+        .map(([m, n]) => `${m} ${n}`)
+        .join("; ")}.`,
     "",
   ];
 }
@@ -1318,10 +1336,12 @@ async function run(options: Options): Promise<void> {
   const ortResults: OrtShapeResult[] = [];
 
   if (options.only.includes("gas") || options.only.includes("epochs")) {
-    const circuit = MINING_CIRCUITS.demo;
-    progress(`preparing ${circuit.name} (compile + development setup, cached after the first run)`);
+    progress(
+      `preparing workload ${WORKLOAD_NAME}: ${WORKLOAD.map((l) => l.circuit.name).join(", ")} (compile + setup, ` +
+        "cached after the first run)",
+    );
     let t = performance.now();
-    const prepared = await prepareCircuit(circuit, (line) => progress(`  ${line}`));
+    const prepared = await prepareWorkload(WORKLOAD, (line) => progress(`  ${line}`));
     const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as Contract["interface"]["fragments"];
     phasesMs.prepare = round(performance.now() - t);
     const pool = new ProverPool({ workers: POOL_WORKERS, taskTimeoutMs: 300_000 });

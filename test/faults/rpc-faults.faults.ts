@@ -1,6 +1,6 @@
 // Fault injection (issue #8): a JSON-RPC proxy on 127.0.0.1 between an in-process Miner and the node. It can go down
-// (refuse connections), add latency, or swallow a transaction. Each scenario records what the miner did; figures go
-// to build/faults/rpc-faults.json.
+// (refuse connections), add latency, or swallow a transaction. The deployments verify the "gemm-demo" workload (one
+// GEMM demo layer). Each scenario records what the miner did; figures go to build/faults/rpc-faults.json.
 //
 // FAULTS_OUTAGE_MS (default 30000) is the outage between commit and prove; FAULTS_LATENCY_MS (default 1000) the least
 // added latency per request (each request waits L…2L); FAULTS_HANG_MS (default 60000) how long a miner may take after
@@ -15,7 +15,7 @@ import hre from "hardhat";
 import { Contract, JsonRpcProvider, keccak256, NonceManager, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../miner/artifacts.js";
-import { MINING_CIRCUITS, prepareCircuit, type PreparedCircuit } from "../../miner/circuits.js";
+import { MINING_WORKLOADS, prepareWorkload, type PreparedCircuit } from "../../miner/circuits.js";
 import { deployDemle, miningParams, type Deployment, type MiningParams } from "../../miner/deploy.js";
 import { setIntervalMining } from "../../miner/hardhat.js";
 import { Miner, type Job } from "../../miner/miner.js";
@@ -25,6 +25,8 @@ const OUTAGE_MS = Number(process.env.FAULTS_OUTAGE_MS ?? 30_000);
 const LATENCY_MS = Number(process.env.FAULTS_LATENCY_MS ?? 1000);
 const HANG_MS = Number(process.env.FAULTS_HANG_MS ?? 60_000);
 const BLOCK_MS = 250;
+const WORKLOAD_NAME = "gemm-demo";
+const WORKLOAD = MINING_WORKLOADS[WORKLOAD_NAME];
 const KEYS = [
   "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
   "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
@@ -166,7 +168,7 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
   let server: Awaited<ReturnType<typeof hre.network.createServer>>;
   let direct: JsonRpcProvider;
   let proxy: RpcProxy;
-  let prepared: PreparedCircuit;
+  let prepared: PreparedCircuit[];
   let pool: ProverPool;
   let abi: never;
   /**
@@ -182,7 +184,7 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
   const started = performance.now();
 
   beforeAll(async () => {
-    prepared = await prepareCircuit(MINING_CIRCUITS.demo, () => {});
+    prepared = await prepareWorkload(WORKLOAD, () => {});
     await hre.tasks.getTask("build").run({ quiet: true });
     server = await hre.network.createServer({}, "127.0.0.1", 0);
     const { address, port } = await server.listen();
@@ -190,12 +192,13 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     direct = new JsonRpcProvider(nodeUrl, undefined, { staticNetwork: true, pollingInterval: 200 });
     await setIntervalMining({ request: ({ method, params }) => direct.send(method, params ?? []) }, BLOCK_MS);
     const deployer = new NonceManager(new Wallet(KEYS[0]!, direct));
-    const mainParams = miningParams(prepared);
-    main = { params: mainParams, deployment: await deployDemle(deployer, prepared, mainParams) };
-    const shortParams = miningParams(prepared, { proofWindow: 10 });
-    short = { params: shortParams, deployment: await deployDemle(deployer, prepared, shortParams) };
-    const slowParams = miningParams(prepared, { epochLength: 100 });
-    slow = { params: slowParams, deployment: await deployDemle(deployer, prepared, slowParams) };
+    const deploy = async (params: MiningParams) => ({
+      params,
+      deployment: await deployDemle(deployer, WORKLOAD_NAME, prepared, params),
+    });
+    main = await deploy(miningParams());
+    short = await deploy(miningParams({ proofWindow: 10 }));
+    slow = await deploy(miningParams({ epochLength: 100 }));
     abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
     proxy = new RpcProxy(nodeUrl);
     await proxy.listen();
@@ -211,6 +214,7 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
           outageMs: OUTAGE_MS,
           latencyMs: [LATENCY_MS, 2 * LATENCY_MS],
           hangMs: HANG_MS,
+          workload: WORKLOAD_NAME,
           blockMs: BLOCK_MS,
           proofWindowBlocks: { main: main?.params.proofWindow, short: short?.params.proofWindow },
           epochLengthBlocks: { main: main?.params.epochLength, latency: slow?.params.epochLength },
@@ -230,10 +234,13 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  /** Work units of every layer's work times the reward per unit (no halving in these runs). */
   const reward = (params: MiningParams) =>
-    BigInt(params.tileRows * params.tileCols * params.depth) *
-    2n ** BigInt(params.maxRowBlocksLog2 + params.maxColBlocksLog2) *
-    params.initialRewardPerMac;
+    WORKLOAD.reduce(
+      (sum, { circuit, shape }) =>
+        sum + BigInt(circuit.macsPerTile) * 2n ** BigInt(shape.rowBlocksLog2 + shape.colBlocksLog2),
+      0n,
+    ) * params.initialRewardPerMac;
 
   function makeMiner(
     key: string,
@@ -247,10 +254,8 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     return new Miner({
       contract: deployment.mining,
       signer: new NonceManager(new Wallet(key, provider)),
-      circuit: MINING_CIRCUITS.demo,
-      prover: prepared.setup.prover,
+      layers: WORKLOAD.map((layer, i) => ({ ...layer, prover: prepared[i]!.setup.prover })),
       pool,
-      shape: { rowBlocksLog2: 3, colBlocksLog2: 3 },
       stateDir: path.join(root, dir),
       pollMs: 250,
       // A swallowed transaction is noticed after this long, well inside FAULTS_HANG_MS.
