@@ -127,6 +127,12 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
   #closed = false;
   #counts = { queued: 0, running: 0, done: 0, failed: 0 };
   #reserved = 0;
+  /**
+   * Tasks go to Piscina only when a worker is free, in arrival order: Piscina reorders waiting tasks that carry an
+   * AbortSignal (piscinajs/piscina#1031), and a miner's deadline depends on first come, first served.
+   */
+  #idleWorkers: number;
+  readonly #waitingForWorker: (() => void)[] = [];
   /** Worker times of the last successful tasks (for backlogMs). */
   readonly #recentTaskMs: number[] = [];
 
@@ -138,6 +144,7 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
     const timeout = options.taskTimeoutMs;
     if (timeout !== undefined && !(timeout > 0)) throw new Error(`taskTimeoutMs must be > 0, got ${timeout}`);
     this.workers = workers;
+    this.#idleWorkers = workers;
     this.taskTimeoutMs = timeout;
     this.#piscina = new Piscina<WorkerTask, WorkerResult>({
       filename: WORKER_FILE,
@@ -245,7 +252,10 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
     this.#event({ type: "queued", id });
 
     let outcome: ProveOutcome;
+    let holdsWorker = false;
     try {
+      await this.#takeWorker(controller.signal);
+      holdsWorker = true;
       const result = await this.#piscina.run(
         { id, circuit: task.circuit, input: task.input, port: port2 },
         { transferList: [port2], signal: controller.signal },
@@ -274,6 +284,7 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
         outcome = failure("worker", `its worker thread died (${message}); the worker was replaced`, totalMs);
       }
     } finally {
+      if (holdsWorker) this.#giveBackWorker();
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       this.#active.delete(running);
@@ -383,6 +394,34 @@ export class ProverPool extends EventEmitter<ProverPoolEvents> {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** Resolves when a worker is free for this task, first come first served; rejects if `signal` aborts first. */
+  #takeWorker(signal: AbortSignal): Promise<void> {
+    if (this.#idleWorkers > 0 && this.#waitingForWorker.length === 0) {
+      this.#idleWorkers--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const index = this.#waitingForWorker.indexOf(wake);
+        if (index >= 0) this.#waitingForWorker.splice(index, 1);
+        reject(signal.reason as Error);
+      };
+      const wake = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waitingForWorker.push(wake);
+    });
+  }
+
+  /** Hands a finished task's worker to the longest-waiting task. */
+  #giveBackWorker(): void {
+    const next = this.#waitingForWorker.shift();
+    if (next) next();
+    else this.#idleWorkers++;
   }
 
   #event(event: TaskEvent): void {

@@ -246,6 +246,23 @@ describe("prover pool", () => {
     expect(pool.progress).toMatchObject({ queued: 0, running: 0 });
   });
 
+  it("starts tasks in the order they were submitted, also when they carry abort signals", async () => {
+    const single = new ProverPool({ workers: 1 });
+    try {
+      const started: string[] = [];
+      single.on("task", (event) => {
+        if (event.type === "started") started.push(event.id);
+      });
+      const ids = ["fifo-0", "fifo-1", "fifo-2", "fifo-3", "fifo-4"];
+      const signal = new AbortController().signal;
+      const outcomes = await Promise.all(ids.map((id, i) => single.run(task(id, 3 + i, 5), { signal })));
+      expect(outcomes.every((o) => o.ok)).toBe(true);
+      expect(started).toEqual(ids);
+    } finally {
+      await single.close();
+    }
+  });
+
   it("estimates its backlog from reservations and measured task times (admission control)", async () => {
     const fresh = new ProverPool({ workers: 2 });
     try {
