@@ -333,8 +333,8 @@ export class Miner {
    * Admission control: commit only work the prover can prove in time. The pool's backlog (queued, running and
    * reserved proofs, including other miners sharing it) plus this commitment's proofs must fit in half the proof
    * window at the block rate this miner has observed; otherwise it skips this epoch and says so. Before the pool has
-   * timed a proof, it admits only when the pool is idle (that commitment calibrates the estimate); before a block
-   * rate is known, the backlog is not compared.
+   * timed a proof or the miner has seen blocks pass, it admits only when the pool is idle (that commitment calibrates
+   * the estimate).
    */
   private async admit(): Promise<boolean> {
     const proofs = this.params.proofsPerCommitment;
@@ -342,14 +342,15 @@ export class Miner {
     this.blockClock.observe(await this.rpc("getBlockNumber", () => provider.getBlockNumber()));
     const { pool } = this.options;
     const backlogMs = pool.backlogMs(proofs);
-    if (backlogMs === undefined && pool.pendingTasks > 0) {
+    const msPerBlock = this.blockClock.msPerBlock();
+    if ((backlogMs === undefined || msPerBlock === undefined) && pool.pendingTasks > 0) {
       this.stats.commitmentsDeferred++;
       this.log(
-        `skipping this epoch: the prover has ${pool.pendingTasks} proof(s) pending and no proof time measured yet`,
+        `skipping this epoch: the prover has ${pool.pendingTasks} proof(s) pending and ` +
+          `${backlogMs === undefined ? "no proof time" : "no block rate"} measured yet`,
       );
       return false;
     }
-    const msPerBlock = this.blockClock.msPerBlock();
     const budgetMs = msPerBlock === undefined ? undefined : this.params.proofWindow * msPerBlock * ADMISSION_SHARE;
     if (backlogMs !== undefined && budgetMs !== undefined && backlogMs > budgetMs) {
       this.stats.commitmentsDeferred++;
