@@ -52,7 +52,16 @@ const program = new Command()
   .description("DEMLE: proof-of-useful-work mining of FP8 machine-learning work")
   .option("--config <file>", "JSON config file (keys are the options' camelCase names; flags override it)")
   // Usage errors are one `demle: ` line like every other error (subcommands inherit this).
-  .configureOutput({ outputError: (text, write) => write(`demle: ${text.trim().replace(/^error: /, "")}\n`) });
+  // One line per error: commander's hints ("(Did you mean --shapes?)") join the message.
+  .configureOutput({
+    outputError: (text, write) =>
+      write(
+        `demle: ${text
+          .trim()
+          .replace(/^error: /, "")
+          .replace(/\s*\n\s*/g, " ")}\n`,
+      ),
+  });
 
 program
   .command("node")

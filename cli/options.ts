@@ -55,6 +55,13 @@ export function withConfig<T extends Record<string, unknown>>(command: Command, 
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new Error(`config file ${file} must hold a JSON object`);
   }
+  const known = new Set(command.options.map((option) => option.attributeName()));
+  const unknown = Object.keys(config).filter((key) => !known.has(key));
+  if (unknown.length > 0) {
+    throw new Error(
+      `config file ${file}: unknown option(s) ${unknown.map((key) => `"${key}"`).join(", ")} for \`demle ${command.name()}\``,
+    );
+  }
   const merged: Record<string, unknown> = { ...(config as Record<string, unknown>) };
   for (const option of command.options) {
     const key = option.attributeName();
