@@ -67,15 +67,17 @@ export function progressLogger(log: LogFn, step: () => string, debugEveryMs = 5_
       /:?\s*\n\s*((?:[0-9a-f]{8}\s*)+)$/,
       (_m, hex: string) => `: ${hex.replace(/\s+/g, "").slice(0, 16)}…`,
     );
+  const debug = (message: string) => {
+    const now = Date.now();
+    if (now - lastDebug >= debugEveryMs) {
+      lastDebug = now;
+      log(`${step()}: ${compact(message)}`);
+    }
+  };
   return {
     errors,
-    debug(message) {
-      const now = Date.now();
-      if (now - lastDebug >= debugEveryMs) {
-        lastDebug = now;
-        log(`${step()}: ${compact(message)}`);
-      }
-    },
+    log: debug,
+    debug,
     info(message) {
       log(`${step()}: ${compact(message.trim())}`);
     },

@@ -7,6 +7,8 @@
 declare module "snarkjs" {
   /** logplease-style logger; snarkjs calls debug for fine-grained progress and error before failing returns. */
   export interface SnarkjsLogger {
+    /** Some progress lines call `log` instead of `debug` (powersOfTau.newAccumulator above power 15). */
+    log(message: string): void;
     debug(message: string): void;
     info(message: string): void;
     warn(message: string): void;
