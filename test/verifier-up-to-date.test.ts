@@ -6,18 +6,20 @@ import { describe, expect, it } from "vitest";
 import { listManifests } from "../audit/audit.js";
 import { resolveRecorded, sha256File } from "../audit/files.js";
 import { compileVerifierRuntime, exportVerifier, vkeySha256 } from "../audit/zkey.js";
-import { miningCircuit } from "../miner/circuits.js";
+import { MINING_CIRCUITS, MINING_WORKLOADS, miningCircuit } from "../miner/circuits.js";
 
 const manifests = listManifests();
 
 describe("committed verifiers are up to date with their zkeys", () => {
-  it("has a manifest for each mining circuit, and the demo's pins a committed zkey", () => {
-    expect(manifests.map((m) => m.manifest.miningCircuit).sort()).toEqual(["demo", "production"]);
+  it("has a manifest for each mining circuit, and every circuit of the demo workload pins a committed zkey", () => {
+    expect(manifests.map((m) => m.manifest.miningCircuit).sort()).toEqual(Object.keys(MINING_CIRCUITS).sort());
     for (const { manifest } of manifests) {
       expect(manifest.circuit).toBe(miningCircuit(manifest.miningCircuit!).name);
     }
-    const demo = manifests.find((m) => m.manifest.miningCircuit === "demo")!.manifest;
-    expect(demo.phase2?.zkey.file).toBe("ceremony/demo/final.zkey");
+    for (const { circuit } of MINING_WORKLOADS.demo) {
+      const manifest = manifests.find((m) => m.manifest.circuit === circuit.name)!.manifest;
+      expect(manifest.phase2?.zkey.file, circuit.name).toMatch(/^ceremony\/[a-z0-9-]+\/final\.zkey$/);
+    }
   });
 
   for (const { manifest } of manifests.filter((m) => m.manifest.phase2 !== null)) {
