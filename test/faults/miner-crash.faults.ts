@@ -1,37 +1,54 @@
 // Fault injection (issue #8): `demle mine` as a child process, on a "gemm-demo" deployment (one GEMM demo layer),
 // killed with SIGKILL at a random moment or at a chosen phase of its commitment, then restarted on the same state
 // directory. Afterwards the chain must show that nothing was lost or done twice: every commitment of the miner is
-// Proven, its Committed events match the settled jobs of the state file, and its DEMLE balance is exactly (proven
-// commitments) × (reward per commitment). The state file must parse after every kill. Figures go to
-// build/faults/miner-crash.json.
+// Proven, its Committed events match the settled jobs of the state file, it sent exactly one commit and one prove
+// transaction per commitment (none reverted), and its DEMLE balance is exactly (proven commitments) × (reward per
+// commitment). The state file must parse after every kill. Figures go to build/faults/miner-crash.json.
 //
-// FAULTS_KILLS (default 20) sets the number of kill/restart runs; FAULTS_KILL_WINDOW_S (default 8) the span of the
-// uniformly random kill time of the "random time" runs. A miner process that exits with an error fails the run.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Blocks: the node mines only every FAULTS_CRASH_BLOCK_MS (default 1000) — automine off — so a sent transaction
+// waits in the mempool until the next block, and the miner's receipt wait (ethers polls for blocks every 4 s) spans
+// up to a few seconds: kills land between a transaction's send and its receipt (stages commit-sent and prove-sent),
+// either while the transaction is still pending or after it was mined but before the miner saw the receipt. (With
+// automine, every transaction is mined at once and those stages are never seen.) The triggers "commit-sent" and
+// "prove-sent" aim there; the random-time runs hit them by chance.
+//
+// FAULTS_KILLS (default 20) sets the number of kill/restart runs (triggers in TRIGGERS order, so that a short run
+// still has one of each send/receipt kill); FAULTS_KILL_WINDOW_S (default 18: a commitment takes ≈ 4–20 s from the
+// start of the process at these block times) the span of the uniformly random kill time of the "random time" runs.
+// A miner process that exits with an error fails the run.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import hre from "hardhat";
-import { Contract, JsonRpcProvider, NonceManager, parseEther, Wallet } from "ethers";
+import { Contract, Interface, JsonRpcProvider, NonceManager, parseEther, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../miner/artifacts.js";
 import { MINING_WORKLOADS, prepareWorkload } from "../../miner/circuits.js";
 import { deployDemle, miningParams, type Deployment, type MiningParams } from "../../miner/deploy.js";
 import { setIntervalMining } from "../../miner/hardhat.js";
-import type { Job } from "../../miner/miner.js";
+import { minedTransactions } from "./chain-scan.js";
+import { readState, startCliMiner } from "./cli-miner.js";
 
 const KILLS = Number(process.env.FAULTS_KILLS ?? 20);
-const KILL_WINDOW_MS = Number(process.env.FAULTS_KILL_WINDOW_S ?? 8) * 1000;
-const BLOCK_MS = 250;
+const KILL_WINDOW_MS = Number(process.env.FAULTS_KILL_WINDOW_S ?? 18) * 1000;
+const BLOCK_MS = Number(process.env.FAULTS_CRASH_BLOCK_MS ?? 1000);
 const WORKLOAD_NAME = "gemm-demo";
 const WORKLOAD = MINING_WORKLOADS[WORKLOAD_NAME];
-/** Restart a miner process that exits with an error (a known miner bug) instead of failing the run. */
 const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const STATUS_PROVEN = 2n;
 
 /** How a run picks its kill moment. */
-const TRIGGERS = ["random-time", "computed", "after-commit", "waiting", "proving", "after-prove"] as const;
+const TRIGGERS = [
+  "random-time",
+  "commit-sent",
+  "prove-sent",
+  "computed",
+  "after-commit",
+  "waiting",
+  "proving",
+  "after-prove",
+] as const;
 type Trigger = (typeof TRIGGERS)[number];
 
 interface RunRecord {
@@ -41,6 +58,8 @@ interface RunRecord {
   killAfterMs: number | null;
   /** Stage of the (last) job in the state file right after the kill; "none" when no job was persisted yet. */
   stageAtKill: string;
+  /** Killed in commit-sent or prove-sent: whether that transaction was already mined (else still pending). */
+  sentTxMinedAtKill?: boolean;
   lastLogAtKill: string | null;
   exitedBeforeKill: boolean;
   stateParsedAfterKill: boolean;
@@ -53,23 +72,15 @@ interface RunRecord {
   leftoverTmpFiles: number;
   commitments: number;
   proven: number;
+  /** Transactions of the miner mined on chain during the run, by function; and how many of them reverted. */
+  transactions: Record<string, number>;
+  revertedTransactions: number;
   settledJobs: number;
   lostJobs: number;
   balance: string;
   expectedBalance: string;
   ok: boolean;
   error?: string;
-}
-
-type StateFile = { jobs: Job[] };
-
-function readState(file: string): { state?: StateFile; parseError?: string } {
-  if (!existsSync(file)) return {};
-  try {
-    return { state: JSON.parse(readFileSync(file, "utf8")) as StateFile };
-  } catch (error) {
-    return { parseError: String(error) };
-  }
 }
 
 describe("demle mine killed with SIGKILL and restarted", () => {
@@ -84,6 +95,7 @@ describe("demle mine killed with SIGKILL and restarted", () => {
   let params: MiningParams;
   let mining: Contract;
   let token: Contract;
+  let miningInterface: Interface;
   const started = performance.now();
   /** Work units of every layer's work (the workload's shapes, which `demle mine` commits) times the reward per unit. */
   const reward = () =>
@@ -100,15 +112,18 @@ describe("demle mine killed with SIGKILL and restarted", () => {
     const { address, port } = await server.listen();
     rpcUrl = `http://${address}:${port}`;
     provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, pollingInterval: 200 });
-    await setIntervalMining({ request: ({ method, params: p }) => provider.send(method, p ?? []) }, BLOCK_MS);
     funder = new NonceManager(new Wallet(DEPLOYER_KEY, provider));
     params = miningParams();
-    // `demle mine --deployment` takes the workload from this file.
+    // `demle mine --deployment` takes the workload from this file. Deployed with automine (fast), then blocks only
+    // every BLOCK_MS.
     deployment = await deployDemle(funder, WORKLOAD_NAME, prepared, params);
+    await setIntervalMining({ request: ({ method, params: p }) => provider.send(method, p ?? []) }, BLOCK_MS);
+    await provider.send("evm_setAutomine", [false]);
     deploymentFile = path.join(root, "deployment.json");
     writeFileSync(deploymentFile, JSON.stringify(deployment));
     const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi;
     mining = new Contract(deployment.mining, abi, provider);
+    miningInterface = new Interface(abi);
     token = new Contract(deployment.token, ["function balanceOf(address) view returns (uint256)"], provider);
   }, 600_000);
 
@@ -125,8 +140,27 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         (acc, r) => ({ ...acc, [r.stageAtKill]: (acc[r.stageAtKill] ?? 0) + 1 }),
         {},
       ),
+      byTrigger: records.reduce<Record<string, number>>(
+        (acc, r) => ({ ...acc, [r.trigger]: (acc[r.trigger] ?? 0) + 1 }),
+        {},
+      ),
+      /** Kills between a transaction's send and its receipt: with the transaction still pending, or already mined. */
+      sendReceiptKills: Object.fromEntries(
+        ["commit-sent", "prove-sent"].map((stage) => [
+          stage,
+          {
+            pending: records.filter((r) => r.stageAtKill === stage && r.sentTxMinedAtKill === false).length,
+            mined: records.filter((r) => r.stageAtKill === stage && r.sentTxMinedAtKill === true).length,
+          },
+        ]),
+      ),
       commitments: records.reduce((sum, r) => sum + r.commitments, 0),
       proven: records.reduce((sum, r) => sum + r.proven, 0),
+      transactions: records.reduce<Record<string, number>>((acc, r) => {
+        for (const [what, n] of Object.entries(r.transactions)) acc[what] = (acc[what] ?? 0) + n;
+        return acc;
+      }, {}),
+      revertedTransactions: records.reduce((sum, r) => sum + r.revertedTransactions, 0),
       statePolls: records.reduce((sum, r) => sum + r.statePolls, 0),
       statePollParseFailures: records.reduce((sum, r) => sum + r.statePollParseFailures, 0),
       wallMs: Math.round(performance.now() - started),
@@ -139,48 +173,8 @@ describe("demle mine killed with SIGKILL and restarted", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  function startMiner(key: string, stateDir: string): { child: ChildProcess; lines: string[]; exit: Promise<number> } {
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        path.join("cli", "demle.ts"),
-        "mine",
-        "--rpc",
-        rpcUrl,
-        "--deployment",
-        deploymentFile,
-        "--state-dir",
-        stateDir,
-        "--commitments",
-        "1",
-        "--workers",
-        "1",
-        "--status-interval",
-        "3600",
-        "--json",
-      ],
-      { env: { ...process.env, DEMLE_PRIVATE_KEY: key }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    const lines: string[] = [];
-    let buffer = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const parts = buffer.split("\n");
-      buffer = parts.pop()!;
-      lines.push(...parts.filter((line) => line.length > 0));
-    });
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const exit = new Promise<number>((resolve) =>
-      child.once("exit", (code, sig) => {
-        if (code !== 0 && sig !== "SIGKILL") lines.push(JSON.stringify({ type: "stderr", message: stderr }));
-        resolve(code ?? -1);
-      }),
-    );
-    return { child, lines, exit };
-  }
+  const startMiner = (key: string, stateDir: string) =>
+    startCliMiner({ rpc: rpcUrl, deploymentFile, stateDir, key, commitments: 1, workers: 1 });
 
   /** Resolves when the run's trigger fires (or the child ends by itself); polls the state file meanwhile. */
   async function waitForTrigger(
@@ -205,6 +199,9 @@ describe("demle mine killed with SIGKILL and restarted", () => {
       } else if (armedAt === undefined) {
         let arm = false;
         if (trigger === "computed") arm = stage !== undefined;
+        // The send/receipt stages, or any later one should the poll miss them (the record says where it landed).
+        else if (trigger === "commit-sent") arm = stage !== undefined && stage !== "computed";
+        else if (trigger === "prove-sent") arm = stage === "prove-sent" || stage === "settled";
         else if (trigger === "after-commit" || trigger === "waiting")
           arm = stage !== undefined && !["computed", "commit-sent"].includes(stage);
         else if (trigger === "proving") {
@@ -215,7 +212,15 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         } else if (trigger === "after-prove") arm = stage === "proofs-ready" || stage === "prove-sent";
         if (arm) {
           armedAt = performance.now();
-          delay = trigger === "waiting" ? Math.random() * 500 : trigger === "proving" ? Math.random() * 2000 : 0;
+          // Into the receipt wait by up to one block: the transaction is then still pending, or just mined.
+          delay =
+            trigger === "waiting"
+              ? Math.random() * 500
+              : trigger === "proving"
+                ? Math.random() * 2000
+                : trigger === "commit-sent" || trigger === "prove-sent"
+                  ? Math.random() * BLOCK_MS
+                  : 0;
         }
       }
       if (armedAt !== undefined && performance.now() - armedAt >= delay) return Math.round(performance.now() - t0);
@@ -249,6 +254,8 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         leftoverTmpFiles: 0,
         commitments: 0,
         proven: 0,
+        transactions: {},
+        revertedTransactions: 0,
         settledJobs: 0,
         lostJobs: 0,
         balance: "0",
@@ -256,12 +263,11 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         ok: false,
       };
       records.push(record);
+      const fromBlock = await provider.getBlockNumber();
       try {
         const first = startMiner(wallet.privateKey, stateDir);
-        let exited = false;
-        void first.exit.then(() => (exited = true));
-        record.killAfterMs = await waitForTrigger(trigger, statePath, () => exited, counters);
-        record.exitedBeforeKill = exited;
+        record.killAfterMs = await waitForTrigger(trigger, statePath, first.exited, counters);
+        record.exitedBeforeKill = first.exited();
         first.child.kill("SIGKILL");
         const code = await first.exit;
         if (record.exitedBeforeKill && code !== 0) {
@@ -271,15 +277,21 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         record.lastLogAtKill = first.lines.at(-1) ?? null;
         const afterKill = readState(statePath);
         record.stateParsedAfterKill = afterKill.parseError === undefined;
-        record.stageAtKill = afterKill.state?.jobs.at(-1)?.stage ?? "none";
+        const killedJob = afterKill.state?.jobs.at(-1);
+        record.stageAtKill = killedJob?.stage ?? "none";
         expect(afterKill.parseError).toBeUndefined();
+        const sentTx =
+          killedJob?.stage === "commit-sent"
+            ? killedJob.commitTx
+            : killedJob?.stage === "prove-sent"
+              ? killedJob.proveTx
+              : undefined;
+        if (sentTx !== undefined) record.sentTxMinedAtKill = (await provider.getTransactionReceipt(sentTx)) !== null;
 
         const restarted = performance.now();
         const second = startMiner(wallet.privateKey, stateDir);
-        let secondExited = false;
-        void second.exit.then(() => (secondExited = true));
         // Keep checking the state file while the restarted miner works.
-        while (!secondExited) {
+        while (!second.exited()) {
           const { parseError } = readState(statePath);
           counters.polls++;
           if (parseError) counters.failures++;
@@ -309,6 +321,9 @@ describe("demle mine killed with SIGKILL and restarted", () => {
           const c = (await mining.getFunction("commitments")(id)) as { status: bigint };
           if (c.status === STATUS_PROVEN) record.proven++;
         }
+        const mined = await minedTransactions(provider, miningInterface, wallet.address, fromBlock);
+        record.transactions = mined.byFunction;
+        record.revertedTransactions = mined.reverted;
         const balance = (await token.getFunction("balanceOf")(wallet.address)) as bigint;
         record.balance = balance.toString();
         record.expectedBalance = (BigInt(record.proven) * reward()).toString();
@@ -326,6 +341,10 @@ describe("demle mine killed with SIGKILL and restarted", () => {
         const committedJobs = jobs.filter((j) => j.id !== undefined);
         expect(new Set(committedJobs.map((j) => j.id)).size).toBe(committedJobs.length);
         expect(new Set(ids.map(String))).toEqual(new Set(committedJobs.map((j) => j.id)));
+        // Nothing sent twice: one commit and one prove transaction per commitment, none reverted.
+        expect(record.transactions.commit ?? 0).toBe(record.commitments);
+        expect(record.transactions.prove ?? 0).toBe(record.commitments);
+        expect(record.revertedTransactions).toBe(0);
         expect(balance).toBe(BigInt(record.proven) * reward());
         record.ok = true;
       } catch (error) {

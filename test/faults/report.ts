@@ -21,6 +21,11 @@ function read(name: string): Json | undefined {
 
 const count = (value: unknown): string => (Array.isArray(value) ? String(value.length) : String(value ?? "—"));
 
+/** "commit 1, prove 1, reverted 0": the DemleMining transactions a miner got mined (openEpoch left out). */
+const transactions = (byFunction: Json, reverted: unknown): string =>
+  ["commit", "prove"].map((name) => `${name} ${count(byFunction[name] ?? 0)}`).join(", ") +
+  `, reverted ${count(reverted)}`;
+
 function rows(): string[][] {
   const out: string[][] = [];
   const properties = read("contract-properties");
@@ -42,8 +47,9 @@ function rows(): string[][] {
   for (const circuit of (campaign?.circuits as Json[] | undefined) ?? []) {
     const explained = Object.entries((circuit.explainedAccepted as Record<string, number> | undefined) ?? {});
     const unexplained = Number(circuit.accepted) - explained.reduce((sum, [, n]) => sum + n, 0);
+    const op = circuit.op === undefined ? "" : ` (${count(circuit.op)})`;
     out.push([
-      `circuit ${count(circuit.circuit)}: random single-wire edits of honest witnesses`,
+      `circuit ${count(circuit.circuit)}${op}: random single-wire edits of honest witnesses`,
       `${count(circuit.edits)} edits over ${Object.keys((circuit.classes as Json | undefined) ?? {}).length} classes; ` +
         `rejected ${count(circuit.rejected)}, accepted ${count(circuit.accepted)} ` +
         `(${explained.map(([rule, n]) => `${n} × ${rule}`).join(", ") || "none"}; unexplained ${unexplained})`,
@@ -51,18 +57,31 @@ function rows(): string[][] {
   }
   const crash = read("miner-crash");
   if (crash) {
+    const sendReceipt = Object.entries((crash.sendReceiptKills as Record<string, Json> | undefined) ?? {})
+      .map(
+        ([stage, n]) =>
+          `${stage} ${Number(n.pending) + Number(n.mined)} (tx pending ${count(n.pending)}, mined ${count(n.mined)})`,
+      )
+      .join(", ");
+    const blocks = crash.blockMs === undefined ? "" : ` (a block every ${count(crash.blockMs)} ms)`;
     out.push([
-      "miner: kill -9 at random moments, restart",
+      `miner: kill -9 at random moments and between send and receipt, restart${blocks}`,
       `${count(crash.runs)} runs, ${count(crash.ok)} recovered; ${count(crash.commitments)} commitments, ${count(crash.proven)} proven; ` +
-        `kills by stage ${JSON.stringify(crash.byStageAtKill ?? {})}`,
+        `kills by stage ${JSON.stringify(crash.byStageAtKill ?? {})}` +
+        (sendReceipt ? `; between send and receipt: ${sendReceipt}` : "") +
+        (crash.transactions ? `; mined ${transactions(crash.transactions as Json, crash.revertedTransactions)}` : ""),
     ]);
   }
   const rpc = read("rpc-faults");
   for (const scenario of (rpc?.scenarios as Json[] | undefined) ?? []) {
     const detail = scenario.note ?? scenario.error;
+    const mined = scenario.transactions as Json | undefined;
     out.push([
       `RPC: ${count(scenario.scenario)}`,
-      `${count(scenario.outcome)}${detail ? ` (${String(detail).slice(0, 120)})` : ""}`,
+      `${count(scenario.outcome)}${detail ? ` (${String(detail).slice(0, 120)})` : ""}` +
+        (Number(scenario.retries) > 0 ? `; ${count(scenario.retries)} RPC retries` : "") +
+        (scenario.recoveredAfterRestart === undefined ? "" : `; after a restart: ${count(scenario.restartStage)}`) +
+        (mined ? `; mined ${transactions(mined.byFunction as Json, mined.reverted)}` : ""),
     ]);
   }
   const load = read("load");

@@ -1,18 +1,19 @@
-// Fault injection (issue #8): a JSON-RPC proxy on 127.0.0.1 between an in-process Miner and the node. It can go down
-// (refuse connections), add latency, or swallow a transaction. The deployments verify the "gemm-demo" workload (one
-// GEMM demo layer). Each scenario records what the miner did; figures go to build/faults/rpc-faults.json.
+// Fault injection (issue #8): a JSON-RPC proxy on 127.0.0.1 (rpc-proxy.ts) between a miner and the node. It can go
+// down (refuse connections, as a stopped node does), add latency, or drop a transaction (error, lost response,
+// swallowed). The miners are in-process, except in the last scenario, where `demle mine` runs as a child process
+// (cli-miner.ts) behind the proxy through an outage. The deployments verify the "gemm-demo" workload (one GEMM demo
+// layer). Each scenario records what the miner did and which of its transactions were mined (none may be sent twice);
+// figures go to build/faults/rpc-faults.json.
 //
 // FAULTS_OUTAGE_MS (default 30000) is the outage between commit and prove; FAULTS_LATENCY_MS (default 1000) the least
 // added latency per request (each request waits L…2L); FAULTS_HANG_MS (default 60000) how long a miner may take after
-// a swallowed transaction before it counts as hung.
+// a dropped transaction before it counts as hung.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import type { Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import hre from "hardhat";
-import { Contract, JsonRpcProvider, keccak256, NonceManager, Wallet } from "ethers";
+import { Contract, Interface, JsonRpcProvider, NonceManager, parseEther, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArtifact } from "../../miner/artifacts.js";
 import { MINING_WORKLOADS, prepareWorkload, type PreparedCircuit } from "../../miner/circuits.js";
@@ -20,6 +21,9 @@ import { deployDemle, miningParams, type Deployment, type MiningParams } from ".
 import { setIntervalMining } from "../../miner/hardhat.js";
 import { Miner, type Job } from "../../miner/miner.js";
 import { ProverPool } from "../../prover/pool.js";
+import { minedTransactions, type MinedTransactions } from "./chain-scan.js";
+import { logMessages, readState, startCliMiner } from "./cli-miner.js";
+import { RpcProxy, type DropMode } from "./rpc-proxy.js";
 
 const OUTAGE_MS = Number(process.env.FAULTS_OUTAGE_MS ?? 30_000);
 const LATENCY_MS = Number(process.env.FAULTS_LATENCY_MS ?? 1000);
@@ -38,115 +42,6 @@ const KEYS = [
   "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcbf8faa8b14b",
 ];
 
-type DropMode = "swallow" | "error" | "lost-response";
-type RpcRequest = { id?: unknown; method?: string; params?: unknown[] };
-
-/** A JSON-RPC forwarding proxy with switchable faults. */
-class RpcProxy {
-  latencyMs = 0;
-  private dropNext: DropMode | undefined;
-  private downUntil = 0;
-  private readonly sockets = new Set<Socket>();
-  private readonly server: http.Server;
-  port = 0;
-  requests = 0;
-  outages: number[] = [];
-  dropped: { mode: DropMode; hash: string }[] = [];
-
-  constructor(private readonly upstream: string) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on("connection", (socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-    });
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(this.port, "127.0.0.1", resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  /** Refuses connections for `ms` (closes the listener and every open connection), then listens again. */
-  async outage(ms: number): Promise<void> {
-    this.downUntil = Date.now() + ms;
-    this.outages.push(ms);
-    this.server.close();
-    for (const socket of this.sockets) socket.destroy();
-    await sleep(ms);
-    await this.listen();
-  }
-
-  dropNextTransaction(mode: DropMode): void {
-    this.dropNext = mode;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    this.requests++;
-    if (Date.now() < this.downUntil) {
-      req.socket.destroy();
-      return;
-    }
-    if (this.latencyMs > 0) await sleep(this.latencyMs * (1 + Math.random()));
-    const body = JSON.parse(Buffer.concat(chunks).toString()) as RpcRequest | RpcRequest[];
-    const batch = Array.isArray(body) ? body : [body];
-    const isTx = (r: RpcRequest) => r.method === "eth_sendRawTransaction" || r.method === "eth_sendTransaction";
-    const victim = this.dropNext && this.dropNext !== "lost-response" ? batch.find(isTx) : undefined;
-    const mode = this.dropNext;
-    let lostResponse = false;
-    const local: Record<string, unknown>[] = [];
-    if (victim && mode) {
-      this.dropNext = undefined;
-      const raw = String(victim.params?.[0] ?? "");
-      const hash = keccak256(raw);
-      this.dropped.push({ mode, hash });
-      local.push(
-        mode === "swallow"
-          ? { jsonrpc: "2.0", id: victim.id, result: hash }
-          : { jsonrpc: "2.0", id: victim.id, error: { code: -32000, message: "transaction dropped by the proxy" } },
-      );
-    } else if (mode === "lost-response" && batch.some(isTx)) {
-      this.dropNext = undefined;
-      lostResponse = true;
-      this.dropped.push({ mode, hash: keccak256(String(batch.find(isTx)!.params?.[0] ?? "")) });
-    }
-    const forward = batch.filter((r) => r !== victim);
-    let results: Record<string, unknown>[] = [];
-    try {
-      if (forward.length > 0) {
-        const upstream = await fetch(this.upstream, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(Array.isArray(body) ? forward : forward[0]),
-        });
-        const parsed = (await upstream.json()) as Record<string, unknown> | Record<string, unknown>[];
-        results = Array.isArray(parsed) ? parsed : [parsed];
-      }
-    } catch {
-      req.socket.destroy();
-      return;
-    }
-    if (lostResponse) {
-      // The node has the transaction; the client never hears back.
-      req.socket.destroy();
-      return;
-    }
-    const all = [...results, ...local];
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(Array.isArray(body) ? all : all[0]));
-  }
-}
-
 interface ScenarioRecord {
   scenario: string;
   outcome: "proven" | "lost" | "error" | "hang";
@@ -159,6 +54,8 @@ interface ScenarioRecord {
   restartStage?: string;
   restartNote?: string;
   balanceOk?: boolean;
+  /** The miner's transactions mined during the scenario (by function, and how many reverted). */
+  transactions?: MinedTransactions;
   extra?: Record<string, unknown>;
 }
 
@@ -180,6 +77,13 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
   let main: { deployment: Deployment; params: MiningParams };
   let short: { deployment: Deployment; params: MiningParams };
   let slow: { deployment: Deployment; params: MiningParams };
+  /**
+   * For `demle mine` through the outage: a proof window of at least the outage + 40 s, as the CLI's receipt waits
+   * (ethers polls every 4 s) and retry backoff (up to 10 s) come on top of the outage.
+   */
+  let cli: { deployment: Deployment; params: MiningParams; file: string };
+  let funder: NonceManager;
+  let miningInterface: Interface;
   const providers: JsonRpcProvider[] = [];
   const started = performance.now();
 
@@ -191,15 +95,20 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     const nodeUrl = `http://${address}:${port}`;
     direct = new JsonRpcProvider(nodeUrl, undefined, { staticNetwork: true, pollingInterval: 200 });
     await setIntervalMining({ request: ({ method, params }) => direct.send(method, params ?? []) }, BLOCK_MS);
-    const deployer = new NonceManager(new Wallet(KEYS[0]!, direct));
+    funder = new NonceManager(new Wallet(KEYS[0]!, direct));
     const deploy = async (params: MiningParams) => ({
       params,
-      deployment: await deployDemle(deployer, WORKLOAD_NAME, prepared, params),
+      deployment: await deployDemle(funder, WORKLOAD_NAME, prepared, params),
     });
     main = await deploy(miningParams());
     short = await deploy(miningParams({ proofWindow: 10 }));
     slow = await deploy(miningParams({ epochLength: 100 }));
+    const cliParams = miningParams({ proofWindow: Math.max(200, Math.ceil((OUTAGE_MS + 40_000) / BLOCK_MS)) });
+    cli = { ...(await deploy(cliParams)), file: path.join(root, "cli-deployment.json") };
+    // `demle mine --deployment` takes the contract and the workload from this file.
+    writeFileSync(cli.file, JSON.stringify(cli.deployment));
     abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
+    miningInterface = new Interface(abi);
     proxy = new RpcProxy(nodeUrl);
     await proxy.listen();
     pool = new ProverPool({ workers: 2, taskTimeoutMs: 300_000 });
@@ -216,9 +125,18 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
           hangMs: HANG_MS,
           workload: WORKLOAD_NAME,
           blockMs: BLOCK_MS,
-          proofWindowBlocks: { main: main?.params.proofWindow, short: short?.params.proofWindow },
+          proofWindowBlocks: {
+            main: main?.params.proofWindow,
+            short: short?.params.proofWindow,
+            cli: cli?.params.proofWindow,
+          },
           epochLengthBlocks: { main: main?.params.epochLength, latency: slow?.params.epochLength },
-          proxy: { requests: proxy?.requests, outagesMs: proxy?.outages, dropped: proxy?.dropped },
+          proxy: {
+            requests: proxy?.requests,
+            outagesMs: proxy?.outages,
+            dropped: proxy?.dropped,
+            forwardedTransactions: proxy?.forwardedTransactions.length,
+          },
           wallMs: Math.round(performance.now() - started),
           scenarios: records,
         },
@@ -266,6 +184,16 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
       },
     });
   }
+
+  /** A new miner key with 10 ETH. */
+  async function fundedKey(): Promise<string> {
+    const wallet = Wallet.createRandom();
+    await (await funder.sendTransaction({ to: wallet.address, value: parseEther("10") })).wait();
+    return wallet.privateKey;
+  }
+
+  const minedBy = (key: string, from: number) =>
+    minedTransactions(direct, miningInterface, new Wallet(key).address, from);
 
   async function balanceOf(deployment: Deployment, key: string): Promise<bigint> {
     const token = new Contract(deployment.token, ["function balanceOf(address) view returns (uint256)"], direct);
@@ -413,6 +341,7 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     "the commit transaction is dropped (%s): the miner ends with a clear error or proven; a restart proves",
     async (mode, key) => {
       const t0 = performance.now();
+      const fromBlock = await direct.getBlockNumber();
       let retries = 0;
       const dir = `drop-${mode}`;
       const miner = makeMiner(key, dir, main.deployment, {
@@ -440,8 +369,12 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
       const mining = new Contract(main.deployment.mining, abi, direct);
       const commitments = await mining.queryFilter(mining.filters.Committed!(null, new Wallet(key).address));
       record.extra = { ...record.extra, onChainCommitments: commitments.length };
+      record.transactions = await minedBy(key, fromBlock);
       if (result.outcome !== "hang") await miner.release();
       expect(record.balanceOk).toBe(true);
+      // Never sent twice: one commit transaction per commitment on chain, none reverted.
+      expect(record.transactions.byFunction.commit ?? 0).toBe(commitments.length);
+      expect(record.transactions.reverted).toBe(0);
       if (proven) expect(commitments).toHaveLength(1);
       else {
         // The restart came after the work's epoch had passed: it must drop the work without having paid a bond.
@@ -453,4 +386,133 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     },
     600_000,
   );
+  it.each(["error", "lost-response", "swallow"] as const)(
+    "the prove transaction is dropped (%s): proven within the window, sent once (a lost job must name the window)",
+    async (mode: DropMode) => {
+      const key = await fundedKey();
+      const t0 = performance.now();
+      const fromBlock = await direct.getBlockNumber();
+      let retries = 0;
+      let armed = false;
+      const logs: string[] = [];
+      const dir = `drop-prove-${mode}`;
+      const miner = makeMiner(key, dir, main.deployment, {
+        job: (job) => {
+          if (job.stage !== "proofs-ready" || armed) return;
+          armed = true;
+          proxy.dropNextTransaction(mode);
+        },
+        log: (line) => {
+          logs.push(line);
+          if (line.startsWith("RPC error")) retries++;
+        },
+      });
+      await miner.init(abi);
+      const result = await runOne(miner, HANG_MS);
+      const job = miner.jobs().at(-1)!;
+      const record: ScenarioRecord = {
+        scenario: `prove transaction dropped by the proxy (${mode})`,
+        outcome: result.outcome,
+        wallMs: Math.round(performance.now() - t0),
+        stage: job.stage,
+        retries,
+        ...(result.error ? { error: result.error } : {}),
+        ...(job.note ? { note: job.note } : {}),
+        extra: {
+          droppedTx: proxy.dropped.at(-1)?.hash,
+          proveTx: job.proveTx,
+          resends: logs.filter((line) => /prove of #\d+ was not accepted/.test(line)).length,
+        },
+      };
+      records.push(record);
+      // A miner that threw or hangs is restarted on its state directory: the restart must finish the job.
+      if (result.outcome === "error" || result.outcome === "hang") await restart(record, key, dir, main.deployment);
+      const finalStage = record.restartStage ?? job.stage;
+      const finalNote = record.restartNote ?? job.note ?? "";
+      const proven = finalStage === "settled";
+      record.balanceOk = (await balanceOf(main.deployment, key)) === (proven ? reward(main.params) : 0n);
+      record.transactions = await minedBy(key, fromBlock);
+      if (result.outcome !== "hang") await miner.release();
+      expect(armed, "the miner never reached proofs-ready").toBe(true);
+      expect(proxy.dropped.at(-1)?.mode).toBe(mode);
+      expect(record.balanceOk).toBe(true);
+      // One commit, at most one prove on chain (exactly one when proven), nothing reverted: never submitted twice.
+      expect(record.transactions.byFunction.commit).toBe(1);
+      expect(record.transactions.byFunction.prove ?? 0).toBe(proven ? 1 : 0);
+      expect(record.transactions.reverted).toBe(0);
+      if (!proven) expect(finalNote, `the miner ended in ${finalStage} without a clear reason`).toMatch(/proof window/);
+      expect(result.outcome, "the miner hangs after a dropped prove transaction").not.toBe("hang");
+      expect(proven, `not proven within W = ${main.params.proofWindow} blocks: ${finalNote}`).toBe(true);
+    },
+    600_000,
+  );
+
+  it(`demle mine behind the proxy, node unreachable for ${OUTAGE_MS} ms after its commit: it recovers by itself and proves`, async () => {
+    const key = await fundedKey();
+    const stateDir = path.join(root, "cli-outage");
+    const statePath = path.join(stateDir, "miner-state.json");
+    const t0 = performance.now();
+    const fromBlock = await direct.getBlockNumber();
+    const limitMs = OUTAGE_MS + 240_000;
+    const child = startCliMiner({ rpc: proxy.url, deploymentFile: cli.file, stateDir, key, workers: 1 });
+    let outage: Promise<void> | undefined;
+    let outageAt: { afterMs: number; block: number; epoch: number } | undefined;
+    let timedOut = false;
+    while (!child.exited()) {
+      if (performance.now() - t0 > limitMs) {
+        timedOut = true;
+        child.child.kill("SIGKILL");
+        break;
+      }
+      const job = readState(statePath).state?.jobs.at(-1);
+      if (!outage && job?.stage === "committed") {
+        // Between its commit and its proofs: the node goes away while the miner waits for the challenge block.
+        outage = proxy.outage(OUTAGE_MS);
+        outageAt = {
+          afterMs: Math.round(performance.now() - t0),
+          block: await direct.getBlockNumber(),
+          epoch: job.epoch,
+        };
+      }
+      await sleep(50);
+    }
+    const code = await child.exit;
+    await outage;
+    const messages = logMessages(child.lines);
+    const { state, parseError } = readState(statePath);
+    const job = state?.jobs.at(-1);
+    const stage = job?.stage ?? "none";
+    const record: ScenarioRecord = {
+      scenario:
+        `demle mine (child process): node unreachable ${OUTAGE_MS} ms after commit ` +
+        `(W = ${cli.params.proofWindow} blocks of ${BLOCK_MS} ms)`,
+      outcome: timedOut
+        ? "hang"
+        : code !== 0
+          ? "error"
+          : stage === "settled"
+            ? "proven"
+            : stage === "lost"
+              ? "lost"
+              : "error",
+      wallMs: Math.round(performance.now() - t0),
+      stage,
+      retries: messages.filter((line) => line.startsWith("RPC error")).length,
+      ...(job?.note ? { note: job.note } : {}),
+      ...(code !== 0 ? { error: child.lines.slice(-2).join(" | ").slice(0, 400) } : {}),
+      extra: { exitCode: code, outageAt, lastLog: messages.at(-1), commitMs: job?.timings.commitMs },
+    };
+    records.push(record);
+    record.balanceOk = (await balanceOf(cli.deployment, key)) === (stage === "settled" ? reward(cli.params) : 0n);
+    record.transactions = await minedBy(key, fromBlock);
+    expect(parseError).toBeUndefined();
+    expect(outageAt, "the miner never reached the committed stage").toBeDefined();
+    expect(record.retries, "the outage did not hit the miner").toBeGreaterThan(0);
+    expect(code, `demle mine exited with ${code}: ${record.error}`).toBe(0);
+    expect(stage).toBe("settled");
+    expect(record.balanceOk).toBe(true);
+    expect(record.transactions.byFunction.commit).toBe(1);
+    expect(record.transactions.byFunction.prove).toBe(1);
+    expect(record.transactions.reverted).toBe(0);
+  }, 900_000);
 });
