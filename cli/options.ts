@@ -83,7 +83,8 @@ export function readDeployment(file: string): Deployment {
 }
 
 export async function connect(rpc: string, expectedChainId?: number): Promise<JsonRpcProvider> {
-  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: false });
+  // ethers polls for receipts every 4 s by default; a miner's deadlines are counted in blocks that can be faster.
+  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: false, pollingInterval: 500 });
   let chainId: bigint;
   try {
     chainId = (await provider.getNetwork()).chainId;
