@@ -103,7 +103,11 @@ describe("a miner behind a faulty JSON-RPC proxy", () => {
     main = await deploy(miningParams());
     short = await deploy(miningParams({ proofWindow: 10 }));
     slow = await deploy(miningParams({ epochLength: 100 }));
-    const cliParams = miningParams({ proofWindow: Math.max(200, Math.ceil((OUTAGE_MS + 40_000) / BLOCK_MS)) });
+    // Room for the outage and 40 s more, up to the longest window the contract allows (D + W ≤ 250 blocks).
+    const longestWindow = 250 - miningParams().challengeDelay;
+    const cliParams = miningParams({
+      proofWindow: Math.min(longestWindow, Math.max(200, Math.ceil((OUTAGE_MS + 40_000) / BLOCK_MS))),
+    });
     cli = { ...(await deploy(cliParams)), file: path.join(root, "cli-deployment.json") };
     // `demle mine --deployment` takes the contract and the workload from this file.
     writeFileSync(cli.file, JSON.stringify(cli.deployment));
