@@ -267,10 +267,14 @@ export class Miner {
     for (let i = 0; i < count; i++) {
       const onChain = await this.rpc("layer", () => this.contract.layer(i));
       const { circuit } = mine[i]!;
-      const expected = [circuit.macsPerTile, circuit.tilesPerProof, circuit.tiling.maxRowBlocksLog2];
-      const actual = [onChain.macsPerTile, onChain.tilesPerProof, onChain.maxRowBlocksLog2].map(Number);
-      expected.push(circuit.tiling.maxColBlocksLog2);
-      actual.push(Number(onChain.maxColBlocksLog2));
+      const { maxRowBlocksLog2, maxColBlocksLog2 } = circuit.tiling;
+      const expected = [circuit.macsPerTile, circuit.tilesPerProof, maxRowBlocksLog2, maxColBlocksLog2];
+      const actual = [
+        onChain.macsPerTile,
+        onChain.tilesPerProof,
+        onChain.maxRowBlocksLog2,
+        onChain.maxColBlocksLog2,
+      ].map(Number);
       if (expected.some((value, k) => value !== actual[k])) {
         throw new Error(
           `layer ${i} of the contract (macsPerTile, tilesPerProof, maxDr, maxDc = ${actual.join(", ")}) is not ` +

@@ -149,6 +149,30 @@ describe(`miners on an in-process chain (${WORKLOAD.map((l) => l.circuit.op).joi
     300_000,
   );
 
+  it("refuses a deployment whose layers are not the miner's workload", async () => {
+    const [gemm] = MINING_WORKLOADS["gemm-demo"];
+    const mismatched = new Miner({
+      contract: deployment.mining,
+      signer: new NonceManager(signers[8]!),
+      layers: [{ ...gemm, prover: prepared[0]!.setup.prover }],
+      pool,
+      stateDir: path.join(stateRoot, "mismatched"),
+    });
+    await expect(mismatched.init(abi)).rejects.toThrow(
+      new RegExp(`has ${WORKLOAD.length} layer\\(s\\); this miner's workload has 1 \\(gemm_seed_demo_2x2x16\\)`),
+    );
+    const reordered = new Miner({
+      contract: deployment.mining,
+      signer: new NonceManager(signers[8]!),
+      layers: [...WORKLOAD]
+        .reverse()
+        .map((layer, i) => ({ ...layer, prover: prepared[WORKLOAD.length - 1 - i]!.setup.prover })),
+      pool,
+      stateDir: path.join(stateRoot, "reordered"),
+    });
+    await expect(reordered.init(abi)).rejects.toThrow(/layer 0 of the contract .* is not circuit attention_seed_demo/);
+  });
+
   it("a miner whose GEMM outputs are wrong everywhere cannot prove, and loses its bond to a slash", async () => {
     const index = 6;
     const address = await signers[index]!.getAddress();
