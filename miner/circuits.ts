@@ -185,7 +185,10 @@ export interface PreparedCircuit {
  * circuit's audit manifest pins one that matches the compiled r1cs (audit/committed.ts), else the (cached)
  * development setup.
  */
-export async function prepareCircuit(circuit: MiningCircuit, log?: LogFn): Promise<PreparedCircuit> {
+export async function prepareCircuit<C extends Pick<MiningCircuit, "name" | "mainFile">>(
+  circuit: C,
+  log?: LogFn,
+): Promise<{ readonly circuit: C; readonly compiled: CompiledCircuit; readonly setup: CircuitSetup }> {
   const compiled = await compileCircuit(circuit.name, path.join(REPO_ROOT, circuit.mainFile));
   const setup = (await committedSetup(compiled, log)) ?? (await setupCircuit(compiled, log ? { log } : {}));
   return { circuit, compiled, setup };
