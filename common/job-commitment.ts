@@ -114,13 +114,13 @@ async function blockTree(depth: number, blocks: number, block: (index: number) =
 }
 
 /** The input tree: leaf r is the byte leaf of X's row block r (x is M×K row-major, M = TM·2^dr); depth MAX_DR. */
-export function inputTree(x: Uint8Array, tiling: GemmTiling, shape: WorkShape): Promise<BlockTree> {
+export async function inputTree(x: Uint8Array, tiling: GemmTiling, shape: WorkShape): Promise<BlockTree> {
   const work = jobWork("x", x, tiling, shape, (wk) => [wk.m, wk.k]);
   return blockTree(tiling.maxRowBlocksLog2, 2 ** shape.rowBlocksLog2, (r) => inputRowBlock(x, work, r));
 }
 
 /** The weight tree: leaf c is the byte leaf of W's column block c (w is K×N row-major, N = TN·2^dc); depth MAX_DC. */
-export function weightTree(w: Uint8Array, tiling: GemmTiling, shape: WorkShape): Promise<BlockTree> {
+export async function weightTree(w: Uint8Array, tiling: GemmTiling, shape: WorkShape): Promise<BlockTree> {
   const work = jobWork("w", w, tiling, shape, (wk) => [wk.k, wk.n]);
   return blockTree(tiling.maxColBlocksLog2, 2 ** shape.colBlocksLog2, (c) => weightColBlock(w, work, c));
 }
