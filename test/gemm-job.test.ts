@@ -25,6 +25,7 @@ import {
   type OutputTree,
   type WorkShape,
 } from "../common/work.js";
+import { Fp8GemmRunner } from "../miner/gemm.js";
 import { JOB_CIRCUITS, jobCircuit, prepareJobCircuit } from "../miner/job-circuits.js";
 import { terminateBn128Curve } from "../prover/snarkjs-runtime.js";
 import { CircuitHarness, FIELD, loadMainCircuit } from "./helpers/circuit.js";
@@ -327,7 +328,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
   it("refuses proof inputs whose blocks are not the trees' leaves", async () => {
     const otherX = Uint8Array.from(job.x);
     const { rowBlock } = honestInput.tiles[0]!;
-    otherX[rowBlock * 32] ^= 1;
+    otherX[rowBlock * 32] = otherX[rowBlock * 32]! ^ 1;
     await expect(proofInput({ ...job, x: otherX }, challenge)).rejects.toThrow(/input block \d+ is not leaf/);
   });
 
@@ -414,5 +415,198 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
       }
       expect(outcome.outside, `(${i},${j}) ${side}: beyond the bound`).toBeGreaterThan(0);
     }
+  }, 300_000);
+});
+
+describe("a NaN input code is rejected by the NaN check alone (demo main)", () => {
+  const tiling = DEMO.tiling;
+  const shape: WorkShape = { rowBlocksLog2: tiling.maxRowBlocksLog2, colBlocksLog2: tiling.maxColBlocksLog2 };
+  const [i, kk] = [1, 5];
+  let harness: CircuitHarness;
+  let base: Job;
+  let baseWitness: bigint[];
+  let challenge: bigint;
+  let rowBlock: number;
+  let standalone: { leaf: CircuitHarness; path: CircuitHarness; raw: CircuitHarness };
+
+  beforeAll(async () => {
+    harness = await loadMainCircuit(DEMO.name);
+    const job = await makeJob(tiling, shape, 3);
+    const { m, n, k } = job.work;
+    challenge = await findChallenge(job.work, (r) => r === 6);
+    rowBlock = 6;
+    // X[row][kk] = 0 and W's row kk all zero: the code at X[row][kk] meets only zeros, so the outputs (and the
+    // output tree) do not depend on it; only its decoding and the input commitment do.
+    const x = Uint8Array.from(job.x);
+    const w = Uint8Array.from(job.w);
+    x[(rowBlock * tiling.tileRows + i) * k + kk] = 0;
+    w.fill(0, kk * n, (kk + 1) * n);
+    const c = honestOutputs(x, w, m, n, k);
+    base = {
+      work: job.work,
+      x,
+      w,
+      c,
+      outputTree: await commitOutputs(c, job.work),
+      inputs: await inputTree(x, tiling, shape),
+      weights: await weightTree(w, tiling, shape),
+    };
+    baseWitness = await harness.witness((await proofInput(base, challenge)).input);
+    standalone = {
+      leaf: await CircuitHarness.load(
+        await instantiateCircuit("test_packed_bytes_hash_32", "lib/input_commitment.circom", "PackedBytesHash", [32]),
+      ),
+      path: await CircuitHarness.load(
+        await instantiateCircuit("test_merkle_path_5", "lib/merkle.circom", "MerkleRootFromPath", [5]),
+      ),
+      raw: await CircuitHarness.load(
+        await instantiateCircuit("test_fp8_magnitude_e4m3", "lib/fp8.circom", "Fp8MagnitudeFromBits", [4, 3]),
+      ),
+    };
+  }, 900_000);
+
+  /** The base witness with X[row][kk] = code committed: new input root, leaf, path and decoding wires. */
+  async function withCode(code: number): Promise<bigint[]> {
+    const x = Uint8Array.from(base.x);
+    const { k } = base.work;
+    x[(rowBlock * tiling.tileRows + i) * k + kk] = code;
+    const inputs = await inputTree(x, tiling, shape);
+    const block = x.subarray(rowBlock * tiling.tileRows * k, (rowBlock + 1) * tiling.tileRows * k);
+    const leafWitness = await standalone.leaf.witness({ bytes: Array.from(block, String) });
+    const leaf = standalone.leaf.value(leafWitness, "main.out");
+    const pathWitness = await standalone.path.witness({
+      leaf: String(leaf),
+      siblings: inputs.path(rowBlock).map(String),
+      indexBits: Array.from({ length: tiling.maxRowBlocksLog2 }, (_, b) => String((rowBlock >> b) & 1)),
+    });
+    expect(standalone.path.value(pathWitness, "main.root")).toBe(inputs.root);
+    const bits = Array.from({ length: 8 }, (_, b) => (code >> b) & 1);
+    const rawWitness = await standalone.raw.witness({ m: bits.slice(0, 3).map(String), e: bits.slice(3, 7).map(String) });
+    const magnitude = standalone.raw.value(rawWitness, "main.magnitude");
+    const decode = `main.gemm[0].aDecode[${i}][${kk}]`;
+    const set = new Map([
+      ...transplant(harness, "main.inputLeaf[0]", standalone.leaf, leafWitness),
+      ...transplant(harness, "main.inputPath[0]", standalone.path, pathWitness),
+      ...transplant(harness, `${decode}.decoded.raw`, standalone.raw, rawWitness),
+    ]);
+    set.set("main.inputRoot", inputs.root);
+    set.set(`main.a[0][${i}][${kk}]`, BigInt(code));
+    const value = (1n - 2n * BigInt(bits[7]!)) * magnitude;
+    for (const signal of harness.signals(new RegExp(`^${decode.replace(/[.[\]]/g, "\\$&")}\\.`))) {
+      const bit = /\.(?:bits|out)\[(\d)\]$/.exec(signal);
+      if (bit) set.set(signal, BigInt(bits[Number(bit[1])]!));
+      else if (/\.magnitude$/.test(signal) && !signal.includes(".raw.")) set.set(signal, magnitude);
+      else if (/\.value$/.test(signal)) set.set(signal, value);
+    }
+    // An honest prover's inverse: 1/(|n| − 245760), and 0 when there is none (the NaN code).
+    const gap = (magnitude - 245760n + FIELD) % FIELD;
+    set.set(`${decode}.decoded.nanInverse`, gap === 0n ? 0n : modInverse(gap));
+    return harness.editWired(baseWitness, set);
+  }
+
+  function modInverse(x: bigint): bigint {
+    let [result, base, exponent] = [1n, x % FIELD, FIELD - 2n];
+    while (exponent > 0n) {
+      if (exponent & 1n) result = (result * base) % FIELD;
+      base = (base * base) % FIELD;
+      exponent >>= 1n;
+    }
+    return result;
+  }
+
+  it("the base witness is honest, and re-committing a finite code (0x7E, 0x01) is accepted", async () => {
+    expect(harness.firstViolated(baseWitness)).toBe(-1);
+    for (const code of [0x7e, 0x01, 0xfe]) expect(violated(harness, await withCode(code)), `code ${code}`).toEqual([]);
+  });
+
+  it("a committed 0x7F or 0xFF violates exactly one constraint: the NaN inverse", async () => {
+    const nanInverse = harness.wire(`main.gemm[0].aDecode[${i}][${kk}].decoded.nanInverse`);
+    for (const code of [0x7f, 0xff]) {
+      const bad = violated(harness, await withCode(code));
+      expect(bad, `code ${code}`).toHaveLength(1);
+      const [a, b, c] = harness.r1cs.constraints[bad[0]!]!;
+      expect([...a, ...b, ...c].some(([wire]) => wire === nanInverse)).toBe(true);
+    }
+  });
+});
+
+describe("outputs of ONNX Runtime (CPU) pass the demo main", () => {
+  it("commits ORT's Y = X·W of a 64×16×16 job and proves four challenged tiles' witnesses", async () => {
+    const tiling = DEMO.tiling;
+    const shape: WorkShape = { rowBlocksLog2: tiling.maxRowBlocksLog2, colBlocksLog2: tiling.maxColBlocksLog2 };
+    const work = defineWork(tiling, shape);
+    const prng = new Prng(4);
+    const x = randomFiniteCodes(prng, work.m * work.k, "e4m3fn");
+    const w = randomFiniteCodes(prng, work.k * work.n, "e4m3fn");
+    const runner = await Fp8GemmRunner.create({ m: work.m, n: work.n, k: work.k, intraOpNumThreads: 1 });
+    let c: Uint32Array;
+    try {
+      c = await runner.run(x, w);
+    } finally {
+      await runner.release();
+    }
+    const job: Job = {
+      work,
+      x,
+      w,
+      c,
+      outputTree: await commitOutputs(c, work),
+      inputs: await inputTree(x, tiling, shape),
+      weights: await weightTree(w, tiling, shape),
+    };
+    const harness = await loadMainCircuit(DEMO.name);
+    for (const challenge of [5n, 77n, 2n ** 200n + 9n, 123456789n]) {
+      const witness = await harness.witness((await proofInput(job, challenge)).input);
+      expect(harness.firstViolated(witness), `challenge ${challenge}`).toBe(-1);
+    }
+  }, 300_000);
+});
+
+describe("Groth16 proof of the demo main (committed ceremony if pinned, else the dev setup)", () => {
+  afterAll(async () => {
+    await terminateBn128Curve(); // fullProve and verify built snarkjs' shared curve and its worker threads
+  });
+
+  it("proves and verifies; a changed public input does not verify", async () => {
+    const prepared = await prepareJobCircuit(jobCircuit("gemm-job-demo"));
+    expect(prepared.setup.power).toBeLessThanOrEqual(13);
+    const job = await makeJob(DEMO.tiling, { rowBlocksLog2: 5, colBlocksLog2: 2 }, 5);
+    const { input, publicSignals: expected } = await proofInput(job, 31337n);
+    const started = performance.now();
+    const { proof, publicSignals } = await snarkjs.groth16.fullProve(
+      input,
+      prepared.setup.prover.wasmPath,
+      prepared.setup.prover.zkeyPath,
+    );
+    console.log(`${DEMO.name}: groth16.fullProve ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    expect(publicSignals.map(BigInt)).toEqual(expected);
+    expect(await snarkjs.groth16.verify(prepared.setup.vkey, publicSignals, proof)).toBe(true);
+    for (let index = 0; index < publicSignals.length; index++) {
+      const changed = publicSignals.map((s, j) => (j === index ? String((BigInt(s) + 1n) % FIELD) : s));
+      expect(await snarkjs.groth16.verify(prepared.setup.vkey, changed, proof), `public ${index}`).toBe(false);
+    }
+  }, 600_000);
+});
+
+describe("production main circuits/main/gemm_job_8x8x64.circom", () => {
+  const production = JOB_CIRCUITS["gemm-job"];
+  let harness: CircuitHarness;
+
+  beforeAll(async () => {
+    harness = await loadMainCircuit(production.name);
+  }, 900_000);
+
+  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", () => {
+    const { log } = harness.compiled;
+    expect(constraintCounts(log)).toEqual({ nonLinear: 46_266, linear: 0 });
+    expect(harness.r1cs.publicInputs).toBe(6);
+    expect(harness.constraintCount + harness.r1cs.publicInputs + harness.r1cs.publicOutputs).toBeLessThan(2 ** 16);
+    expect(inspectWarnings(log)).toEqual([]);
+  });
+
+  it("accepts an honest witness of a 32×64 · 64×16 job built by the reference", async () => {
+    const job = await makeJob(production.tiling, { rowBlocksLog2: 2, colBlocksLog2: 1 }, 6);
+    const witness = await harness.witness((await proofInput(job, 2024n)).input);
+    expect(harness.firstViolated(witness)).toBe(-1);
   }, 300_000);
 });
