@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {DemleJobMarket} from "./DemleJobMarket.sol";
 import {DemleToken} from "./DemleToken.sol";
 import {IDemleMining} from "./interfaces/IDemleMining.sol";
 import {IDemleToken} from "./interfaces/IDemleToken.sol";
@@ -17,8 +17,12 @@ import {IDemleToken} from "./interfaces/IDemleToken.sol";
 /// challenged output tiles were proven with Groth16. Flow: {openEpoch} → the miner reads {seedFor} → computes
 /// off-chain → {commit} (an output root per layer + bond) → after D blocks the challenge exists → {prove} within W
 /// blocks (reward + bond back) or anyone may {slash} (bounty + the rest burned).
-/// @dev Deploys its own {DemleToken} with itself as the only minter. The layers and every parameter are fixed at
-/// deployment.
+/// Jobs ({DemleJobMarket}, docs/jobs.md): requesters post FP8 inference jobs with an escrowed fee; miners commit,
+/// are challenged and prove with the job kind's verifier like seed work, and are paid the fee share on top of the
+/// reward.
+/// @dev Deploys its own {DemleToken} with itself as the only minter. The layers, the job kinds and every parameter are
+/// fixed at deployment. Seed work and jobs share D, W, bondPerTile, slashBountyBps, the reward schedule, the cap,
+/// {burnedBonds} and the reentrancy guard.
 /// Security argument and parameter choices: docs/protocol.md. The proof statement: docs/circuits.md.
 ///
 /// Why the challenge cannot be known at commit time: it hashes blockhash(commitBlock + D) with D ≥ 1, a block that
@@ -28,7 +32,7 @@ import {IDemleToken} from "./interfaces/IDemleToken.sol";
 /// proposer of block commitBlock + D can choose among many hashes for it (on proof-of-stake Ethereum a block's content
 /// is the proposer's choice), so a miner that proposes or bribes that block can select a challenge; see
 /// docs/protocol.md for the bound and mitigations.
-contract DemleMining is IDemleMining, ReentrancyGuard {
+contract DemleMining is IDemleMining, DemleJobMarket {
     /// @notice The BN254 scalar field modulus: every public input of the proof must be below it.
     uint256 public constant FIELD_MODULUS =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -90,10 +94,13 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     mapping(uint256 id => StoredCommitment commitment) private _commitments;
     mapping(uint256 id => uint256[] roots) private _outputRoots;
 
-    /// @notice Validates the layers and parameters and deploys the DEMLE token with this contract as its minter.
+    /// @notice Validates the job kinds, the layers and the parameters and deploys the DEMLE token with this contract as
+    /// its minter.
+    /// @dev The job kinds are validated first (by {DemleJobMarket}'s constructor), then the parameters and layers.
     /// @param layers The workload: each layer's verifier (generated for its op's seed-mode tile circuit) and grid.
-    /// @param p Every protocol parameter (see {IDemleMining.Params}).
-    constructor(Layer[] memory layers, Params memory p) {
+    /// @param p Every protocol parameter (see {IDemleMining.Params}); jobs use the same D, W, bond, bounty and reward.
+    /// @param jobKinds The job kinds (see {IDemleJobMarket.JobKind}): at most 8, possibly none.
+    constructor(Layer[] memory layers, Params memory p, JobKind[] memory jobKinds) DemleJobMarket(jobKinds, p) {
         if (layers.length == 0 || layers.length > MAX_LAYERS) revert InvalidLayerCount(layers.length);
         if (
             p.proofsPerCommitment < layers.length ||
@@ -113,25 +120,7 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
         if (p.initialRewardPerMac == 0) revert InvalidReward();
         if (p.cap == 0) revert InvalidCap();
         for (uint256 i = 0; i < layers.length; ++i) {
-            Layer memory given = layers[i];
-            if (address(given.verifier).code.length == 0) revert InvalidVerifier(i, address(given.verifier));
-            uint256 maxTilesLog2 = uint256(given.maxRowBlocksLog2) + given.maxColBlocksLog2;
-            if (
-                given.macsPerTile == 0 ||
-                given.tilesPerProof == 0 ||
-                given.maxRowBlocksLog2 == 0 ||
-                given.maxColBlocksLog2 == 0 ||
-                maxTilesLog2 > _MAX_TREE_DEPTH
-            ) revert InvalidLayer(i);
-            // With at most 8 layers, keeping each layer's largest bond below 2^125 keeps every sum below 2^128.
-            if (p.bondPerTile > type(uint128).max >> (maxTilesLog2 + 3)) revert InvalidBond();
-            // macsPerTile < 2^64 and maxTilesLog2 ≤ 64: the largest workload's work count cannot overflow either.
-            if (
-                p.initialRewardPerMac > type(uint256).max / ((uint256(given.macsPerTile) << maxTilesLog2) * MAX_LAYERS)
-            ) {
-                revert InvalidReward();
-            }
-            _layers.push(given);
+            _pushLayer(i, layers[i], p);
         }
 
         _proofsPerCommitment = p.proofsPerCommitment;
@@ -199,9 +188,7 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
         // Effects, then interactions (the token is this contract's own; the bond goes back last).
         c.status = Status.Proven;
         uint256 macs = _macsFor(shapes);
-        uint256 reward = macs * rewardPerMac(c.epoch);
-        uint256 room = _cap - token.totalSupply();
-        uint256 amount = reward < room ? reward : room;
+        uint256 amount = _cappedReward(macs * rewardPerMac(c.epoch));
         uint256 bond = _bondFor(shapes);
         emit ProofAccepted(id, miner, tilesChecked, macs);
         emit RewardMinted(id, miner, amount);
@@ -313,6 +300,53 @@ contract DemleMining is IDemleMining, ReentrancyGuard {
     /// @inheritdoc IDemleMining
     function macsFor(uint16[] calldata shapes) public view override returns (uint256) {
         return _macsFor(shapes);
+    }
+
+    /// @notice Mints a proven job's reward: macs · rewardPerMac(currentEpoch()), capped at cap − totalSupply.
+    /// @param miner The receiver.
+    /// @param macs The job's work units.
+    /// @return minted The amount minted.
+    function _mintJobReward(address miner, uint256 macs) internal override returns (uint256 minted) {
+        // macs · initialRewardPerMac cannot overflow (checked per job kind in the constructor).
+        minted = _cappedReward(macs * rewardPerMac(currentEpoch()));
+        if (minted != 0) token.mint(miner, minted);
+    }
+
+    /// @notice Adds the burned part of a slashed job bond to {burnedBonds}.
+    /// @param amount The burned wei.
+    function _burnJobBond(uint256 amount) internal override {
+        burnedBonds += amount;
+    }
+
+    /// @notice What may still be minted of `reward`: min(reward, cap − totalSupply).
+    /// @param reward The full reward.
+    /// @return The amount to mint.
+    function _cappedReward(uint256 reward) private view returns (uint256) {
+        uint256 room = _cap - token.totalSupply();
+        return reward < room ? reward : room;
+    }
+
+    /// @notice Validates layer `i` against the parameters and appends it (constructor only).
+    /// @param i The layer index.
+    /// @param given The layer.
+    /// @param p The parameters.
+    function _pushLayer(uint256 i, Layer memory given, Params memory p) private {
+        if (address(given.verifier).code.length == 0) revert InvalidVerifier(i, address(given.verifier));
+        uint256 maxTilesLog2 = uint256(given.maxRowBlocksLog2) + given.maxColBlocksLog2;
+        if (
+            given.macsPerTile == 0 ||
+            given.tilesPerProof == 0 ||
+            given.maxRowBlocksLog2 == 0 ||
+            given.maxColBlocksLog2 == 0 ||
+            maxTilesLog2 > _MAX_TREE_DEPTH
+        ) revert InvalidLayer(i);
+        // With at most 8 layers, keeping each layer's largest bond below 2^125 keeps every sum below 2^128.
+        if (p.bondPerTile > type(uint128).max >> (maxTilesLog2 + 3)) revert InvalidBond();
+        // macsPerTile < 2^64 and maxTilesLog2 ≤ 64: the largest workload's work count cannot overflow either.
+        if (p.initialRewardPerMac > type(uint256).max / ((uint256(given.macsPerTile) << maxTilesLog2) * MAX_LAYERS)) {
+            revert InvalidReward();
+        }
+        _layers.push(given);
     }
 
     /// @notice bondPerTile · Σ 2^(dr+dc) over the layers.

@@ -53,6 +53,22 @@ export function miningLayer(circuit: MiningCircuit, verifier: string): MiningLay
   };
 }
 
+/**
+ * DemleMining's constructor JobKind (contracts/interfaces/IDemleJobMarket.sol): a job circuit's deployed verifier (six
+ * public inputs) and its parameters.
+ */
+export interface MiningJobKind {
+  verifier: string;
+  macsPerTile: number;
+  tilesPerProof: number;
+  proofsPerJob: number;
+  tileRows: number;
+  tileCols: number;
+  depth: number;
+  maxRowBlocksLog2: number;
+  maxColBlocksLog2: number;
+}
+
 export interface DeployedLayer {
   readonly circuit: string;
   readonly op: string;
@@ -68,6 +84,8 @@ export interface Deployment {
   /** MINING_WORKLOADS key the layers were taken from. */
   readonly workload: string;
   readonly layers: readonly DeployedLayer[];
+  /** The job kinds given to the constructor (job kind i is index i). */
+  readonly jobKinds: readonly MiningJobKind[];
   readonly mining: string;
   readonly token: string;
   readonly deployBlock: number;
@@ -77,13 +95,14 @@ export interface Deployment {
 
 /**
  * Deploys a DEMLE instance: one Groth16 verifier per distinct circuit of the workload, then DemleMining (which deploys
- * DemleToken) with the workload's layers.
+ * DemleToken) with the workload's layers and the given job kinds (none by default; their verifiers must be deployed).
  */
 export async function deployDemle(
   signer: Signer,
   workload: string,
   prepared: readonly PreparedCircuit[],
   params: MiningParams,
+  jobKinds: readonly MiningJobKind[] = [],
 ): Promise<Deployment> {
   const provider = signer.provider;
   if (!provider) throw new Error("the deployer signer has no provider");
@@ -97,13 +116,14 @@ export async function deployDemle(
   }
   const layers = prepared.map(({ circuit }) => miningLayer(circuit, verifiers.get(circuit.name)!.address));
   const mining = await loadArtifact("DemleMining.sol", "DemleMining");
-  const contract = await new ContractFactory(mining.abi, mining.bytecode, signer).deploy(layers, params);
+  const contract = await new ContractFactory(mining.abi, mining.bytecode, signer).deploy(layers, params, jobKinds);
   const miningReceipt = await contract.deploymentTransaction()!.wait();
   const token = (await contract.getFunction("token")()) as string;
   return {
     chainId: (await provider.getNetwork()).chainId.toString(),
     workload,
     layers: prepared.map(({ circuit }, i) => ({ circuit: circuit.name, op: circuit.op, ...layers[i]! })),
+    jobKinds: jobKinds.map((kind) => ({ ...kind })),
     mining: await contract.getAddress(),
     token,
     deployBlock: miningReceipt!.blockNumber,

@@ -266,7 +266,7 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
   });
 
   async function deployMining(params: Params, workloadLayers: Layer[] = layers): Promise<Mining> {
-    return (await ethers.deployContract("DemleMining", [workloadLayers, params], deployer)) as unknown as Mining;
+    return (await ethers.deployContract("DemleMining", [workloadLayers, params, []], deployer)) as unknown as Mining;
   }
 
   /** A Groth16 proof of the tile(s) of `layer` chosen by `challenge` for `miner`, as prove() takes it. */
@@ -564,7 +564,7 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
 
     it.each(paramCases)("rejects %s", async (_label, change, error, args) => {
       const factory = await ethers.getContractFactory("DemleMining", deployer);
-      await expectCustomError(factory.deploy(layers, { ...PARAMS, ...change }), factory.interface, error, args);
+      await expectCustomError(factory.deploy(layers, { ...PARAMS, ...change }, []), factory.interface, error, args);
     });
 
     const layerCases: [string, Partial<Layer>][] = [
@@ -578,7 +578,7 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
     it.each(layerCases)("rejects a layer (layer 1) with %s", async (_label, change) => {
       const factory = await ethers.getContractFactory("DemleMining", deployer);
       await expectCustomError(
-        factory.deploy([layers[0]!, layerOf(verifierAddress, change)], PARAMS),
+        factory.deploy([layers[0]!, layerOf(verifierAddress, change)], PARAMS, []),
         factory.interface,
         "InvalidLayer",
         [1n],
@@ -587,10 +587,10 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
 
     it("rejects no layers and more than MAX_LAYERS = 8 (InvalidLayerCount)", async () => {
       const factory = await ethers.getContractFactory("DemleMining", deployer);
-      await expectCustomError(factory.deploy([], PARAMS), factory.interface, "InvalidLayerCount", [0n]);
+      await expectCustomError(factory.deploy([], PARAMS, []), factory.interface, "InvalidLayerCount", [0n]);
       const nine = Array.from({ length: 9 }, () => layerOf(verifierAddress));
       await expectCustomError(
-        factory.deploy(nine, { ...PARAMS, proofsPerCommitment: 9n }),
+        factory.deploy(nine, { ...PARAMS, proofsPerCommitment: 9n }, []),
         factory.interface,
         "InvalidLayerCount",
         [9n],
@@ -600,13 +600,13 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
     it("rejects a layer verifier without code (InvalidVerifier with the layer's index)", async () => {
       const factory = await ethers.getContractFactory("DemleMining", deployer);
       await expectCustomError(
-        factory.deploy([layers[0]!, layerOf(alice.address)], PARAMS),
+        factory.deploy([layers[0]!, layerOf(alice.address)], PARAMS, []),
         factory.interface,
         "InvalidVerifier",
         [1n, alice.address],
       );
       await expectCustomError(
-        factory.deploy([layerOf(ZeroAddress), layers[1]!], PARAMS),
+        factory.deploy([layerOf(ZeroAddress), layers[1]!], PARAMS, []),
         factory.interface,
         "InvalidVerifier",
         [0n, ZeroAddress],

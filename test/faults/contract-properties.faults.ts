@@ -502,7 +502,7 @@ describe("DemleMining under random action sequences (stub verifiers, TS model)",
       protocol.halvingEpochs,
       protocol.cap,
     ];
-    const mining = (await ethers.deployContract("DemleMining", [layers, params], deployer)) as unknown as Contract;
+    const mining = (await ethers.deployContract("DemleMining", [layers, params, []], deployer)) as unknown as Contract;
     const miningAddress = await mining.getAddress();
     const token = (await ethers.getContractAt(
       "DemleToken",
