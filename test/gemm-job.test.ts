@@ -6,13 +6,7 @@ import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { constraintCounts, inspectWarnings, instantiateCircuit } from "../circuits/compile.js";
 import { randomFiniteCodes } from "../common/fp8.js";
-import {
-  BlockTree,
-  gemmJobProofInput,
-  inputTree,
-  packedBytesHash,
-  weightTree,
-} from "../common/job-commitment.js";
+import { BlockTree, gemmJobProofInput, inputTree, packedBytesHash, weightTree } from "../common/job-commitment.js";
 import { exactTile, float32FromBits } from "../common/numerics.js";
 import { Prng } from "../common/prng.js";
 import {
@@ -27,6 +21,7 @@ import {
 } from "../common/work.js";
 import { Fp8GemmRunner } from "../miner/gemm.js";
 import { JOB_CIRCUITS, jobCircuit, prepareJobCircuit } from "../miner/job-circuits.js";
+import { readR1csHeader, requiredPtauPower } from "../prover/setup.js";
 import { terminateBn128Curve } from "../prover/snarkjs-runtime.js";
 import { CircuitHarness, FIELD, loadMainCircuit } from "./helpers/circuit.js";
 import { boundaryWords, GEMM_OUTPUT_GRID, gemmBound, gemmOutput, rederiveOutput } from "./helpers/contract-witness.js";
@@ -142,23 +137,29 @@ describe("job commitments (common/job-commitment.ts) against a direct recomputat
     await expect(weightTree(new Uint8Array(60), tiling, { rowBlocksLog2: 0, colBlocksLog2: 3 })).rejects.toThrow(
       /colBlocksLog2 must be an integer in \[0, 2\]/,
     );
-    expect(() => jobCircuit("gemm-jobs")).toThrow(/unknown job circuit "gemm-jobs"; expected one of: gemm-job-demo, gemm-job/);
+    expect(() => jobCircuit("gemm-jobs")).toThrow(
+      /unknown job circuit "gemm-jobs"; expected one of: gemm-job-demo, gemm-job/,
+    );
   });
 });
 
 describe("PackedBytesHash (circuit) equals the reference", () => {
-  it.each([32, 64, 527])("%i bytes", async (nbytes) => {
-    const harness = await CircuitHarness.load(
-      await instantiateCircuit(`test_packed_bytes_hash_${nbytes}`, "lib/input_commitment.circom", "PackedBytesHash", [
-        nbytes,
-      ]),
-    );
-    const bytes = randomBytes(new Prng(nbytes), nbytes);
-    bytes[nbytes - 1] = 0xff;
-    const witness = await harness.witness({ bytes: Array.from(bytes, String) });
-    expect(harness.firstViolated(witness)).toBe(-1);
-    expect(harness.value(witness, "main.out")).toBe(await packedBytesHash(bytes));
-  }, 300_000);
+  it.each([32, 64, 527])(
+    "%i bytes",
+    async (nbytes) => {
+      const harness = await CircuitHarness.load(
+        await instantiateCircuit(`test_packed_bytes_hash_${nbytes}`, "lib/input_commitment.circom", "PackedBytesHash", [
+          nbytes,
+        ]),
+      );
+      const bytes = randomBytes(new Prng(nbytes), nbytes);
+      bytes[nbytes - 1] = 0xff;
+      const witness = await harness.witness({ bytes: Array.from(bytes, String) });
+      expect(harness.firstViolated(witness)).toBe(-1);
+      expect(harness.value(witness, "main.out")).toBe(await packedBytesHash(bytes));
+    },
+    300_000,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -178,7 +179,13 @@ interface Job {
 }
 
 /** A job with random finite X and W, outputs from the exact reference rounded once to float32, and its trees. */
-async function makeJob(tiling: GemmTiling, shape: WorkShape, seed: number, c?: Uint32Array, x?: Uint8Array): Promise<Job> {
+async function makeJob(
+  tiling: GemmTiling,
+  shape: WorkShape,
+  seed: number,
+  c?: Uint32Array,
+  x?: Uint8Array,
+): Promise<Job> {
   const work = defineWork(tiling, shape);
   const prng = new Prng(seed);
   const xCodes = randomFiniteCodes(prng, work.m * work.k, "e4m3fn");
@@ -249,6 +256,18 @@ function transplant(
   return set;
 }
 
+/**
+ * The locked size of a job main: circom's constraint counts, the ptau power prover/setup.ts needs for its constraints
+ * and public signals, the six public inputs and a clean `circom --inspect`.
+ */
+async function expectJobMain(harness: CircuitHarness, locked: { nonLinear: number; ptauPower: number }): Promise<void> {
+  const { log, r1csPath } = harness.compiled;
+  expect(constraintCounts(log)).toEqual({ nonLinear: locked.nonLinear, linear: 0 });
+  expect(requiredPtauPower(await readR1csHeader(r1csPath))).toBeLessThanOrEqual(locked.ptauPower);
+  expect(harness.r1cs.publicInputs).toBe(6);
+  expect(inspectWarnings(log)).toEqual([]);
+}
+
 describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () => {
   const tiling = DEMO.tiling;
   const full: WorkShape = { rowBlocksLog2: tiling.maxRowBlocksLog2, colBlocksLog2: tiling.maxColBlocksLog2 };
@@ -270,15 +289,11 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
     honest = await harness.witness(honestInput.input);
   }, 900_000);
 
-  it("is sized for M ≥ 64, N ≥ 8 at K = 16, fits the power-13 dev ptau, constraints locked, --inspect clean", () => {
+  it("is sized for M ≥ 64, N ≥ 8 at K = 16, fits the power-13 dev ptau, constraints locked, --inspect clean", async () => {
     expect(tiling.depth).toBe(16);
     expect(tiling.tileRows * 2 ** tiling.maxRowBlocksLog2).toBeGreaterThanOrEqual(64);
     expect(tiling.tileCols * 2 ** tiling.maxColBlocksLog2).toBeGreaterThanOrEqual(8);
-    const { log } = harness.compiled;
-    expect(constraintCounts(log)).toEqual({ nonLinear: 7_730, linear: 0 });
-    expect(harness.r1cs.publicInputs).toBe(6);
-    expect(harness.constraintCount + harness.r1cs.publicInputs + harness.r1cs.publicOutputs).toBeLessThan(2 ** 13);
-    expect(inspectWarnings(log)).toEqual([]);
+    await expectJobMain(harness, { nonLinear: 7_730, ptauPower: 13 });
   });
 
   it("accepts honest witnesses: grid corners, an inner tile, and a shape smaller than the maximum", async () => {
@@ -364,7 +379,9 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
     const swapped = await harness.witness((await proofInput(job, swappedChallenge)).input);
     expect(harness.firstViolated(swapped)).toBe(-1);
     // Everything of the swapped tile, but the public challenge and its bits are those of the real challenge.
-    const set = new Map(harness.signals(/^main\.(challenge$|tiles\.challengeBits\.)/).map((s) => [s, harness.value(honest, s)]));
+    const set = new Map(
+      harness.signals(/^main\.(challenge$|tiles\.challengeBits\.)/).map((s) => [s, harness.value(honest, s)]),
+    );
     expect(set.size).toBeGreaterThan(254);
     expect(harness.firstViolated(harness.editWired(swapped, set))).toBeGreaterThanOrEqual(0);
   });
@@ -374,12 +391,12 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
     const { m, n, k } = job.work;
     const exact = exactTile(job.x, job.w, m, n, k, "e4m3fn");
     const tiles = await CircuitHarness.load(
-      await instantiateCircuit(
-        "test_challenged_tiles_1x8_5_2",
-        "lib/tile_commitment.circom",
-        "ChallengedTiles",
-        [1, 8, tiling.maxRowBlocksLog2, tiling.maxColBlocksLog2],
-      ),
+      await instantiateCircuit("test_challenged_tiles_1x8_5_2", "lib/tile_commitment.circom", "ChallengedTiles", [
+        1,
+        8,
+        tiling.maxRowBlocksLog2,
+        tiling.maxColBlocksLog2,
+      ]),
     );
     for (const [i, j, side] of [
       [0, 0, "upper"],
@@ -395,7 +412,9 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
         c[flat] = word;
         const tree = await commitOutputs(c, job.work);
         const index = tileIndex(tiling, rowBlock, colBlock);
-        const tileWords = Array.from({ length: 8 }, (_, t) => String(c[(rowBlock * 2 + (t >> 2)) * n + colBlock * 4 + (t & 3)]));
+        const tileWords = Array.from({ length: 8 }, (_, t) =>
+          String(c[(rowBlock * 2 + (t >> 2)) * n + colBlock * 4 + (t & 3)]),
+        );
         const standalone = await tiles.witness({
           outputRoot: String(tree.root),
           challenge: String(challenge),
@@ -481,7 +500,10 @@ describe("a NaN input code is rejected by the NaN check alone (demo main)", () =
     });
     expect(standalone.path.value(pathWitness, "main.root")).toBe(inputs.root);
     const bits = Array.from({ length: 8 }, (_, b) => (code >> b) & 1);
-    const rawWitness = await standalone.raw.witness({ m: bits.slice(0, 3).map(String), e: bits.slice(3, 7).map(String) });
+    const rawWitness = await standalone.raw.witness({
+      m: bits.slice(0, 3).map(String),
+      e: bits.slice(3, 7).map(String),
+    });
     const magnitude = standalone.raw.value(rawWitness, "main.magnitude");
     const decode = `main.gemm[0].aDecode[${i}][${kk}]`;
     const set = new Map([
@@ -596,12 +618,8 @@ describe("production main circuits/main/gemm_job_8x8x64.circom", () => {
     harness = await loadMainCircuit(production.name);
   }, 900_000);
 
-  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", () => {
-    const { log } = harness.compiled;
-    expect(constraintCounts(log)).toEqual({ nonLinear: 46_266, linear: 0 });
-    expect(harness.r1cs.publicInputs).toBe(6);
-    expect(harness.constraintCount + harness.r1cs.publicInputs + harness.r1cs.publicOutputs).toBeLessThan(2 ** 16);
-    expect(inspectWarnings(log)).toEqual([]);
+  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", async () => {
+    await expectJobMain(harness, { nonLinear: 46_266, ptauPower: 16 });
   });
 
   it("accepts an honest witness of a 32×64 · 64×16 job built by the reference", async () => {
