@@ -399,6 +399,8 @@ export async function startDataServer(options: DataServerOptions): Promise<DataS
     }
     const jobDir = path.join(outputsDir, target.jobName);
     const file = path.join(jobDir, miner);
+    // Identical bytes: 200. Different stored bytes (only possible if the commitment changed, e.g. a reorg) are
+    // replaced, since these match the commitment as it is now.
     try {
       if (Buffer.from(await readFile(file)).equals(body)) {
         json(res, 200, { jobId: String(jobId), miner, bytes: received, stored: false });
