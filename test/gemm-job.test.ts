@@ -1,10 +1,11 @@
 // The input-root ("job") mode linear-layer circuit (circuits/gemm_job.circom, docs/jobs.md) against its TypeScript
 // reference (common/job-commitment.ts), a real Groth16 proof of the demo main, and soundness shown by editing honest
 // witnesses: the constraints themselves must reject every edit.
+import path from "node:path";
 import { buildPoseidon } from "circomlibjs";
 import * as snarkjs from "snarkjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { constraintCounts, inspectWarnings, instantiateCircuit } from "../circuits/compile.js";
+import { constraintCounts, inspectWarnings, instantiateCircuit, REPO_ROOT } from "../circuits/compile.js";
 import { randomFiniteCodes } from "../common/fp8.js";
 import { BlockTree, gemmJobProofInput, inputTree, packedBytesHash, weightTree } from "../common/job-commitment.js";
 import { exactTile, float32FromBits } from "../common/numerics.js";
@@ -584,7 +585,7 @@ describe("outputs of ONNX Runtime (CPU) pass the demo main", () => {
   }, 300_000);
 });
 
-describe("Groth16 proof of the demo main (committed ceremony if pinned, else the dev setup)", () => {
+describe("Groth16 proof of the demo main with the committed ceremony key (ceremony/gemm-job-demo)", () => {
   afterAll(async () => {
     await terminateBn128Curve(); // fullProve and verify built snarkjs' shared curve and its worker threads
   });
@@ -592,6 +593,10 @@ describe("Groth16 proof of the demo main (committed ceremony if pinned, else the
   it("proves and verifies; a changed public input does not verify", async () => {
     const prepared = await prepareJobCircuit(jobCircuit("gemm-job-demo"));
     expect(prepared.setup.power).toBeLessThanOrEqual(13);
+    // The committed ceremony (circuits/manifests/gemm_job_demo_2x4x16.json pins it), not a local dev setup.
+    expect(path.relative(REPO_ROOT, prepared.setup.zkeyPath)).toBe(
+      path.join("ceremony", "gemm-job-demo", "final.zkey"),
+    );
     const job = await makeJob(DEMO.tiling, { rowBlocksLog2: 5, colBlocksLog2: 2 }, 5);
     const { input, publicSignals: expected } = await proofInput(job, 31337n);
     const started = performance.now();
