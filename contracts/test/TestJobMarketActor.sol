@@ -45,9 +45,9 @@ contract TestJobMarketActor {
         delete reentryResult;
     }
 
-    /// @notice Accepts the native coin and makes the re-entrant call once, recording its outcome.
     // Re-entering from the receipt of the native coin is this test contract's purpose.
-    // solhint-disable-next-line no-complex-fallback
+    /* solhint-disable no-complex-fallback */
+    /// @notice Accepts the native coin and makes the re-entrant call once, recording its outcome.
     receive() external payable {
         received += msg.value;
         if (reentryCall.length != 0 && !reentryAttempted) {
@@ -58,4 +58,5 @@ contract TestJobMarketActor {
             reentryResult = result;
         }
     }
+    /* solhint-enable no-complex-fallback */
 }
