@@ -19,6 +19,7 @@ import type { GemmExecutionProvider } from "../miner/gemm.js";
 import { registerAuditCommands } from "./audit.js";
 import { connect, integer, readDeployment, withConfig } from "./options.js";
 import { registerDashboardCommand } from "./dashboard.js";
+import { registerJobCommands } from "./jobs.js";
 import { MinerMetrics } from "../miner/metrics.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -312,6 +313,8 @@ program
   });
 
 registerDashboardCommand(program);
+
+registerJobCommands(program);
 
 registerAuditCommands(program);
 

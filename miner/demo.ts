@@ -1,11 +1,12 @@
 /**
- * `npm run demo`: a local chain in-process, a deployment, and two miners doing real FP8 work with real proofs for a
- * few epochs; prints balances and per-commitment figures.
+ * `npm run demo`: a local chain in-process, a deployment, a requester posting a useful-work job on its data server, and
+ * two miners doing real FP8 work with real proofs — the job first, then seed work for a few epochs; prints the
+ * requester's verified results, balances and per-commitment figures.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { formatEther, formatUnits, NonceManager, type Signer } from "ethers";
+import { Contract, formatEther, formatUnits, NonceManager, type Signer } from "ethers";
 import { ProverPool } from "../prover/pool.js";
 import { loadArtifact } from "./artifacts.js";
 import { MINING_WORKLOADS, prepareWorkload } from "./circuits.js";
@@ -13,6 +14,13 @@ import { deployDemle, miningParams } from "./deploy.js";
 import { Miner, type MinerEvent } from "./miner.js";
 import { setIntervalMining, withHardhat } from "./hardhat.js";
 import { startDashboard, type Dashboard } from "../dashboard/server.js";
+import { exampleJob, serializeJobModel } from "../common/job-files.js";
+import { committedOutputsOnChain } from "../data/committed-outputs.js";
+import { startDataServer, type DataServer } from "../data/server.js";
+import { JOB_CIRCUITS, prepareJobCircuit } from "./job-circuits.js";
+import { JobMarket } from "./job-market.js";
+import { JobWorker } from "./job-worker.js";
+import { jobResults, postJob } from "../requester/requester.js";
 
 export interface DemoOptions {
   /** Commitments each miner settles (one per epoch). */
@@ -33,16 +41,20 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       `cached after the first run)`,
   );
   const prepared = await prepareWorkload(workload, (line) => log(`  ${line}`));
+  const jobCircuit = JOB_CIRCUITS["gemm-job-demo"];
+  log(`preparing the job circuit ${jobCircuit.name}`);
+  const preparedJob = await prepareJobCircuit(jobCircuit, (line) => log(`  ${line}`));
   await withHardhat(async (hre) => {
     const connection = await hre.network.create();
     await setIntervalMining(connection.provider, options.blockTimeMs);
     const stateRoot = mkdtempSync(path.join(os.tmpdir(), "demle-demo-"));
     const pool = new ProverPool({ workers: Math.min(2, os.availableParallelism()), taskTimeoutMs: 300_000 });
     let dashboard: Dashboard | undefined;
+    let dataServer: DataServer | undefined;
     try {
       const [deployer, ...accounts] = await connection.ethers.getSigners();
       const params = miningParams();
-      const deployment = await deployDemle(deployer!, "demo", prepared, params);
+      const deployment = await deployDemle(deployer!, "demo", prepared, params, [preparedJob]);
       log(
         `deployed on the in-process chain ${deployment.chainId}: DemleMining ${deployment.mining}, DemleToken ` +
           `${deployment.token}; layers ${deployment.layers.map((l) => `${l.op} (verifier ${l.verifier})`).join(", ")}; ` +
@@ -54,13 +66,58 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       dashboard = await startDashboard({ provider: connection.provider, ...where, pollMs: 500 });
       log(`live dashboard: ${dashboard.url}`);
       const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi;
+
+      // A requester publishes a small CNN layer on its data server and posts it as a job for two miners.
+      const mining = new Contract(deployment.mining, abi, connection.ethers.provider);
+      dataServer = await startDataServer({
+        dir: path.join(stateRoot, "data"),
+        port: 0,
+        committedOutputs: committedOutputsOnChain(new JobMarket(mining)),
+      });
+      const requester = accounts[5]! as unknown as Signer;
+      const { model, input } = exampleJob({
+        jobKind: "gemm-job-demo",
+        height: 8,
+        width: 8,
+        inChannels: jobCircuit.tiling.depth,
+        outChannels: 8,
+        seed: 1,
+      });
+      const fee = 2n * 10n ** 16n;
+      const posted = await postJob({
+        signer: requester,
+        contract: mining.connect(new NonceManager(requester)) as Contract,
+        dataOrigin: dataServer.url,
+        modelBytes: serializeJobModel(model),
+        input,
+        redundancy: 2,
+        deadlineBlocks: 600,
+        fee,
+      });
+      log(
+        `requester ${await requester.getAddress()} posted job #${posted.jobId}: a 1×1 conv of an 8×8×16 image to 8 ` +
+          `channels (64×8 outputs), input ${posted.inputUri}, fee ${formatEther(fee)} ETH for 2 miners`,
+      );
+
       const layers = workload.map((layer, i) => ({ ...layer, prover: prepared[i]!.setup.prover }));
       const miners = await Promise.all(
         accounts.slice(0, 2).map(async (account, index) => {
           const name = `miner${index + 1}`;
+          const signer = new NonceManager(account as unknown as Signer);
+          const jobs = new JobWorker({
+            contract: deployment.mining,
+            signer,
+            circuits: [{ circuit: jobCircuit, prover: preparedJob.setup.prover }],
+            pool,
+            stateDir: path.join(stateRoot, name),
+            pollMs: Math.max(100, options.blockTimeMs / 2),
+            log: (message) => log(`[${name}] ${message}`),
+          });
+          await jobs.init(abi as never);
           const miner = new Miner({
             contract: deployment.mining,
-            signer: new NonceManager(account as unknown as Signer),
+            signer,
+            jobs,
             layers,
             pool,
             stateDir: path.join(stateRoot, name),
@@ -70,11 +127,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
             },
           });
           await miner.init(abi as never);
-          return { name, miner, address: await account.getAddress() };
+          return { name, miner, jobs, address: await account.getAddress() };
         }),
       );
-      log(`first reward expected within a few epochs; mining ${options.epochs} epoch(s) per miner`);
-      await Promise.all(miners.map(({ miner }) => miner.run(options.epochs)));
+      log(`the job comes first, then seed work: ${options.epochs} seed commitment(s) per miner`);
+      await Promise.all(miners.map(({ miner }) => miner.run(options.epochs + 1)));
+      log("");
+      const results = await jobResults(mining, posted.jobId, { verify: true });
+      log(`job #${posted.jobId}: the requester downloaded and verified ${results.work.m}×${results.work.n} outputs`);
+      for (const result of results.results) {
+        const name = miners.find((m) => m.address === result.miner)?.name ?? result.miner;
+        const paid = miners.find((m) => m.address === result.miner)?.jobs.stats.feesEarned ?? 0n;
+        log(
+          `  ${name}: ${result.status}, ${result.problem ?? "outputs match the committed root"}, ` +
+            `${result.contract?.violations ?? "?"} output(s) outside the numerics contract, fee ${formatEther(paid)} ETH` +
+            `${result.flags.length > 0 ? ` — FLAGGED: ${result.flags.join("; ")}` : ""}`,
+        );
+      }
       log("");
       log("commitment  miner   epoch  compute ms  commit ms  wait ms  prove ms  submit ms  reward DEMLE");
       for (const { name, miner } of miners) {
@@ -101,6 +170,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await Promise.all(miners.map(({ miner }) => miner.release()));
     } finally {
       await dashboard?.close();
+      await dataServer?.close();
       await pool.close();
       await connection.close();
       rmSync(stateRoot, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { ContractFactory, parseEther, type Signer } from "ethers";
 import { compileVerifier } from "../prover/verifier-contract.js";
 import { loadArtifact } from "./artifacts.js";
 import type { MiningCircuit, PreparedCircuit } from "./circuits.js";
+import type { JobCircuit } from "./job-circuits.js";
 
 /** DemleMining's constructor Params (see contracts/interfaces/IDemleMining.sol for each field's meaning). */
 export interface MiningParams {
@@ -58,6 +59,8 @@ export function miningLayer(circuit: MiningCircuit, verifier: string): MiningLay
  * public inputs) and its parameters.
  */
 export interface MiningJobKind {
+  /** The job circuit's build name (not passed to the contract). */
+  circuit: string;
   verifier: string;
   macsPerTile: number;
   tilesPerProof: number;
@@ -67,6 +70,21 @@ export interface MiningJobKind {
   depth: number;
   maxRowBlocksLog2: number;
   maxColBlocksLog2: number;
+}
+
+export function miningJobKind(circuit: JobCircuit, verifier: string): MiningJobKind {
+  return {
+    circuit: circuit.name,
+    verifier,
+    macsPerTile: circuit.macsPerTile,
+    tilesPerProof: circuit.tilesPerProof,
+    proofsPerJob: circuit.proofsPerJob,
+    tileRows: circuit.tiling.tileRows,
+    tileCols: circuit.tiling.tileCols,
+    depth: circuit.tiling.depth,
+    maxRowBlocksLog2: circuit.tiling.maxRowBlocksLog2,
+    maxColBlocksLog2: circuit.tiling.maxColBlocksLog2,
+  };
 }
 
 export interface DeployedLayer {
@@ -95,19 +113,20 @@ export interface Deployment {
 
 /**
  * Deploys a DEMLE instance: one Groth16 verifier per distinct circuit of the workload, then DemleMining (which deploys
- * DemleToken) with the workload's layers and the given job kinds (none by default; their verifiers must be deployed).
+ * DemleToken) with the workload's layers and one job kind per given job circuit (none by default), whose verifiers
+ * it deploys too.
  */
 export async function deployDemle(
   signer: Signer,
   workload: string,
   prepared: readonly PreparedCircuit[],
   params: MiningParams,
-  jobKinds: readonly MiningJobKind[] = [],
+  jobCircuits: readonly { readonly circuit: JobCircuit; readonly setup: { readonly verifierPath: string } }[] = [],
 ): Promise<Deployment> {
   const provider = signer.provider;
   if (!provider) throw new Error("the deployer signer has no provider");
   const verifiers = new Map<string, { address: string; gas: bigint }>();
-  for (const { circuit, setup } of prepared) {
+  for (const { circuit, setup } of [...prepared, ...jobCircuits]) {
     if (verifiers.has(circuit.name)) continue;
     const artifact = compileVerifier(setup.verifierPath);
     const verifier = await new ContractFactory(artifact.abi, artifact.bytecode, signer).deploy();
@@ -116,6 +135,7 @@ export async function deployDemle(
   }
   const layers = prepared.map(({ circuit }) => miningLayer(circuit, verifiers.get(circuit.name)!.address));
   const mining = await loadArtifact("DemleMining.sol", "DemleMining");
+  const jobKinds = jobCircuits.map(({ circuit }) => miningJobKind(circuit, verifiers.get(circuit.name)!.address));
   const contract = await new ContractFactory(mining.abi, mining.bytecode, signer).deploy(layers, params, jobKinds);
   const miningReceipt = await contract.deploymentTransaction()!.wait();
   const token = (await contract.getFunction("token")()) as string;
@@ -123,7 +143,7 @@ export async function deployDemle(
     chainId: (await provider.getNetwork()).chainId.toString(),
     workload,
     layers: prepared.map(({ circuit }, i) => ({ circuit: circuit.name, op: circuit.op, ...layers[i]! })),
-    jobKinds: jobKinds.map((kind) => ({ ...kind })),
+    jobKinds,
     mining: await contract.getAddress(),
     token,
     deployBlock: miningReceipt!.blockNumber,

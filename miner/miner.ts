@@ -16,7 +16,6 @@ import {
   formatEther,
   formatUnits,
   isError,
-  NonceManager,
   type Signer,
   type TransactionReceipt,
 } from "ethers";
@@ -29,6 +28,7 @@ import type { WorkloadLayer } from "./circuits.js";
 import type { GemmExecutionProvider } from "./gemm.js";
 import { opBackend, type OpBackend } from "./ops/backend.js";
 import { withRetry } from "./retry.js";
+import { sendTransaction, type TxResponse } from "./transactions.js";
 
 /** Contract status codes (IDemleMining.Status). */
 const STATUS = { Proven: 2n, Slashed: 3n } as const;
@@ -108,6 +108,11 @@ export interface MinerOptions {
   /** How long to wait for a sent transaction's receipt before asking the chain and resending (default 60 s). */
   readonly receiptTimeoutMs?: number;
   readonly onEvent?: (event: MinerEvent) => void;
+  /**
+   * Useful-work jobs (miner/job-worker.ts): asked once per epoch before seed work; when it worked on a job, that
+   * epoch's seed work is skipped. Seed work is the fallback when no job is open.
+   */
+  readonly jobs?: { workOnce(signal?: AbortSignal): Promise<boolean> };
 }
 
 interface MiningContract {
@@ -150,10 +155,6 @@ interface MiningContract {
   filters: { Committed(id?: null, miner?: string, epoch?: number): unknown };
   queryFilter(filter: unknown, from?: number): Promise<{ args: Record<string, unknown> & unknown[] }[]>;
   interface: Contract["interface"];
-}
-interface TxResponse {
-  hash: string;
-  wait(confirms?: number, timeout?: number): Promise<TransactionReceipt | null>;
 }
 
 export class Miner {
@@ -303,7 +304,7 @@ export class Miner {
 
   /**
    * Mines until `commitments` commitments have finished in this run — proven, or lost (then it says why) — or forever
-   * when undefined.
+   * when undefined. A useful job worked on counts as one.
    */
   async run(commitments?: number, signal?: AbortSignal): Promise<void> {
     await this.waitForPendingTransactions();
@@ -322,6 +323,10 @@ export class Miner {
         continue;
       }
       lastEpoch = epoch;
+      if (this.options.jobs && (await this.options.jobs.workOnce(signal))) {
+        finishedThisRun++;
+        continue;
+      }
       if (!(await this.admit())) continue;
       try {
         const job = await this.computeWork();
@@ -689,46 +694,22 @@ export class Miner {
     );
   }
 
-  /**
-   * Sends a transaction and waits for its receipt. `onSent` records the hash before waiting; a revert throws with the
-   * decoded custom error.
-   */
-  private async send(
+  private send(
     what: string,
     sendTx: () => Promise<TxResponse>,
     onSent?: (hash: string) => void,
   ): Promise<TransactionReceipt> {
-    let tx: TxResponse;
-    try {
-      tx = await this.rpc(what, sendTx);
-    } catch (error) {
-      // The nonce manager counted this transaction; forget that, or every later one waits behind a nonce gap.
-      if (this.options.signer instanceof NonceManager) this.options.signer.reset();
-      const reverted = isError(error, "CALL_EXCEPTION");
-      throw new Error(`${what} ${reverted ? "reverted" : "failed"}: ${this.describeRevert(error)}`, { cause: error });
-    }
-    onSent?.(tx.hash);
-    const timeout = this.options.receiptTimeoutMs ?? 60_000;
-    const noReceipt = new Error(`${what} transaction ${tx.hash} was not mined within ${timeout} ms`);
-    // Transport errors while waiting are retried; the wait running out is not (the caller asks the chain).
-    const receipt = await this.rpc(`${what} receipt`, () =>
-      tx.wait(1, timeout).catch((error: unknown) => {
-        if (!isError(error, "TIMEOUT")) throw error;
-        if (this.options.signer instanceof NonceManager) this.options.signer.reset();
-        throw noReceipt;
-      }),
+    return sendTransaction(
+      {
+        signer: this.options.signer,
+        contractInterface: this.contract.interface,
+        rpc: (name, fn) => this.rpc(name, fn),
+        ...(this.options.receiptTimeoutMs === undefined ? {} : { receiptTimeoutMs: this.options.receiptTimeoutMs }),
+      },
+      what,
+      sendTx,
+      onSent,
     );
-    if (!receipt || receipt.status !== 1) throw new Error(`${what} transaction ${tx.hash} failed`);
-    return receipt;
-  }
-
-  private describeRevert(error: unknown): string {
-    const data = (error as { data?: string; info?: { error?: { data?: string } } }).data;
-    if (typeof data === "string" && data.length >= 10) {
-      const parsed = this.contract.interface.parseError(data);
-      if (parsed) return `${parsed.name}(${parsed.args.map(String).join(", ")})`;
-    }
-    return error instanceof Error ? error.message.split("\n")[0]! : String(error);
   }
 
   /** Balance of the DEMLE token for this miner. */

@@ -1,0 +1,515 @@
+/**
+ * The miner's side of useful-work jobs (docs/jobs.md): find an open job of a kind this miner can prove, fetch its
+ * model and input from the requester's data server and check them against the on-chain roots, compute the outputs
+ * with ONNX Runtime, commit their root (taking a slot), deliver the outputs, prove the challenged tiles with the job
+ * circuit and collect the fee and the block reward.
+ *
+ * Crash safety follows the seed-work miner: each step's result is in `jobs-state.json` (atomic writes) with the
+ * model, input and outputs beside it, and before re-sending a transaction the chain is asked whether the last one
+ * landed.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Contract, formatEther, formatUnits, type Signer, type TransactionReceipt } from "ethers";
+import { writeFileAtomic } from "../common/files.js";
+import { gemmJobProofInput, inputTree, weightTree } from "../common/job-commitment.js";
+import {
+  assertFiniteCodes,
+  jobShape,
+  MAX_MODEL_BYTES,
+  outputsFromBytes,
+  outputsToBytes,
+  parseJobModel,
+  sha256Hex,
+} from "../common/job-files.js";
+import { commitOutputs, defineWork, type GemmTiling, type OutputTree } from "../common/work.js";
+import { blobUrl, fetchBlob, originOf, putOutputs } from "../data/client.js";
+import { proofToCalldata } from "../prover/calldata.js";
+import type { ProverPool } from "../prover/pool.js";
+import type { ProverCircuit } from "../prover/setup.js";
+import { Fp8GemmRunner, type GemmExecutionProvider } from "./gemm.js";
+import type { JobCircuit } from "./job-circuits.js";
+import { JobMarket, type OnChainJob } from "./job-market.js";
+import { withRetry } from "./retry.js";
+import { sendTransaction, type TxResponse } from "./transactions.js";
+
+export type UsefulJobStage =
+  | "computed"
+  | "commit-sent"
+  | "committed"
+  | "proofs-ready"
+  | "prove-sent"
+  | "settled"
+  | "lost"
+  | "skipped";
+
+/** One job this miner took part in (or refused), as persisted. Big numbers are decimal strings. */
+export interface UsefulJobRecord {
+  jobId: string;
+  stage: UsefulJobStage;
+  outputRoot?: string;
+  bond?: string;
+  commitTx?: string;
+  assignmentId?: string;
+  commitBlock?: number;
+  proofs?: string[][];
+  proveTx?: string;
+  /** The outputs reached the requester's data server. */
+  delivered?: boolean;
+  fee?: string;
+  reward?: string;
+  note?: string;
+  timings: { fetchMs?: number; computeMs?: number; proveMs?: number };
+}
+
+interface JobWorkerState {
+  readonly version: 1;
+  readonly chainId: string;
+  readonly contract: string;
+  readonly miner: string;
+  jobs: UsefulJobRecord[];
+}
+
+export interface JobWorkerStats {
+  jobsSettled: number;
+  jobsLost: number;
+  jobsSkipped: number;
+  feesEarned: bigint;
+  rewardEarned: bigint;
+}
+
+export interface JobWorkerOptions {
+  readonly contract: string;
+  /** The miner's key (share the seed-work miner's NonceManager). */
+  readonly signer: Signer;
+  /** Job circuits this miner can prove, with their proving artifacts. */
+  readonly circuits: readonly { readonly circuit: JobCircuit; readonly prover: ProverCircuit }[];
+  readonly pool: ProverPool;
+  readonly stateDir: string;
+  readonly executionProvider?: GemmExecutionProvider;
+  /** Computes a job's outputs; default ONNX Runtime (`honest`). Tests plug a wrong one in here. */
+  readonly computeOutputs?: (jobId: bigint, honest: () => Promise<Uint32Array>) => Promise<Uint32Array>;
+  readonly pollMs?: number;
+  readonly receiptTimeoutMs?: number;
+  readonly log?: (message: string) => void;
+}
+
+/** A job is taken only if its deadline leaves this many blocks beyond the last possible proof block. */
+const DEADLINE_MARGIN_BLOCKS = 2;
+
+export class JobWorker {
+  private state!: JobWorkerState;
+  private readonly statePath: string;
+  private contract!: Contract;
+  private market!: JobMarket;
+  private address!: string;
+  private params!: { challengeDelay: number; proofWindow: number };
+  /** On-chain kind index → the circuit that proves it. */
+  private readonly kinds = new Map<number, { circuit: JobCircuit; prover: ProverCircuit }>();
+  readonly stats: JobWorkerStats = { jobsSettled: 0, jobsLost: 0, jobsSkipped: 0, feesEarned: 0n, rewardEarned: 0n };
+
+  constructor(private readonly options: JobWorkerOptions) {
+    this.statePath = path.join(options.stateDir, "jobs-state.json");
+  }
+
+  private log(message: string): void {
+    this.options.log?.(message);
+  }
+
+  private rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(what, fn, {
+      attempts: Number.POSITIVE_INFINITY,
+      maxDelayMs: 10_000,
+      onRetry: (error, attempt, delay) =>
+        this.log(`RPC error in ${what} (attempt ${attempt}), retrying in ${delay} ms: ${String(error).slice(0, 160)}`),
+    });
+  }
+
+  private send(what: string, sendTx: () => Promise<TxResponse>, onSent?: (hash: string) => void) {
+    return sendTransaction(
+      {
+        signer: this.options.signer,
+        contractInterface: this.contract.interface,
+        rpc: (name, fn) => this.rpc(name, fn),
+        ...(this.options.receiptTimeoutMs === undefined ? {} : { receiptTimeoutMs: this.options.receiptTimeoutMs }),
+      },
+      what,
+      sendTx,
+      onSent,
+    );
+  }
+
+  /** Connects, maps the deployment's job kinds to this miner's circuits, loads or creates the state. */
+  async init(abi: Contract["interface"]["fragments"]): Promise<void> {
+    const { signer } = this.options;
+    const provider = signer.provider;
+    if (!provider) throw new Error("the signer has no provider");
+    this.contract = new Contract(this.options.contract, abi, signer);
+    this.market = new JobMarket(this.contract);
+    this.address = await signer.getAddress();
+    const chainId = (await this.rpc("getNetwork", () => provider.getNetwork())).chainId.toString();
+    const params = await this.rpc("params", () => this.contract.getFunction("params")());
+    this.params = { challengeDelay: Number(params.challengeDelay), proofWindow: Number(params.proofWindow) };
+    for (const kind of await this.rpc("jobKinds", () => this.market.jobKinds())) {
+      const match = this.options.circuits.find(
+        ({ circuit }) =>
+          sameTiling(circuit.tiling, kind.tiling) &&
+          BigInt(circuit.macsPerTile) === kind.macsPerTile &&
+          circuit.tilesPerProof === kind.tilesPerProof &&
+          circuit.proofsPerJob === kind.proofsPerJob,
+      );
+      if (match) this.kinds.set(kind.index, match);
+    }
+    this.log(
+      this.kinds.size > 0
+        ? `useful jobs: this miner proves job kind(s) ${[...this.kinds].map(([i, c]) => `${i} (${c.circuit.name})`).join(", ")}`
+        : "useful jobs: the deployment has no job kind this miner can prove; seed work only",
+    );
+    mkdirSync(this.options.stateDir, { recursive: true });
+    if (existsSync(this.statePath)) {
+      const saved = JSON.parse(readFileSync(this.statePath, "utf8")) as JobWorkerState;
+      if (
+        saved.version !== 1 ||
+        saved.chainId !== chainId ||
+        saved.contract.toLowerCase() !== this.options.contract.toLowerCase() ||
+        saved.miner !== this.address
+      ) {
+        throw new Error(`job state file ${this.statePath} belongs to another chain, contract or miner`);
+      }
+      this.state = saved;
+    } else {
+      this.state = { version: 1, chainId, contract: this.options.contract, miner: this.address, jobs: [] };
+      this.save();
+    }
+  }
+
+  records(): readonly Readonly<UsefulJobRecord>[] {
+    return this.state.jobs;
+  }
+
+  private save(): void {
+    writeFileAtomic(this.statePath, `${JSON.stringify(this.state, null, 2)}\n`);
+  }
+
+  private update(record: UsefulJobRecord, changes: Partial<UsefulJobRecord>): void {
+    Object.assign(record, changes);
+    this.save();
+  }
+
+  private file(jobId: string, what: "model.json" | "input.bin" | "outputs.bin"): string {
+    return path.join(this.options.stateDir, `job-${jobId}-${what}`);
+  }
+
+  /**
+   * Finishes unfinished jobs, then takes the oldest open job this miner can prove and works it to the end.
+   * Returns false when there was nothing to do (the caller mines seed work instead).
+   */
+  async workOnce(signal?: AbortSignal): Promise<boolean> {
+    if (this.kinds.size === 0) return false;
+    const unfinished = this.state.jobs.filter((r) => !["settled", "lost", "skipped"].includes(r.stage));
+    for (const record of unfinished) await this.advance(record, signal);
+    const job = await this.findOpenJob();
+    if (!job) return unfinished.length > 0;
+    const record: UsefulJobRecord = { jobId: job.id.toString(), stage: "computed", timings: {} };
+    try {
+      await this.fetchAndCompute(job, record);
+    } catch (error) {
+      this.stats.jobsSkipped++;
+      record.stage = "skipped";
+      record.note = (error as Error).message;
+      this.state.jobs.push(record);
+      this.save();
+      this.log(`job #${job.id}: skipped: ${record.note}`);
+      return true;
+    }
+    this.state.jobs.push(record);
+    this.save();
+    await this.advance(record, signal);
+    return true;
+  }
+
+  private async findOpenJob(): Promise<OnChainJob | undefined> {
+    const provider = this.options.signer.provider!;
+    const count = await this.rpc("jobCount", () => this.market.jobCount());
+    const block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
+    const known = new Set(this.state.jobs.map((r) => r.jobId));
+    for (let id = 0n; id < count; id++) {
+      if (known.has(id.toString())) continue;
+      const job = await this.rpc("job", () => this.market.job(id));
+      if (!this.kinds.has(job.kind) || job.committedSlots >= job.redundancy) continue;
+      if (block + 1 + this.params.challengeDelay + this.params.proofWindow + DEADLINE_MARGIN_BLOCKS > job.deadline) {
+        continue;
+      }
+      if (await this.rpc("assignmentOf", () => this.market.assignmentOf(id, this.address))) continue;
+      return job;
+    }
+    return undefined;
+  }
+
+  /** Fetches and checks the job's files, computes and stores the outputs; throws (nothing on chain) on bad data. */
+  private async fetchAndCompute(job: OnChainJob, record: UsefulJobRecord): Promise<void> {
+    const { circuit } = this.kinds.get(job.kind)!;
+    const { tiling } = circuit;
+    const started = performance.now();
+    const origin = originOf(job.inputUri);
+    const modelBytes = await fetchBlob(blobUrl(origin, job.modelHash), {
+      sha256: job.modelHash,
+      maxBytes: MAX_MODEL_BYTES,
+    });
+    const model = parseJobModel(modelBytes, `of job #${job.id}`);
+    const rows = tiling.tileRows << job.shape.rowBlocksLog2;
+    const input = await fetchBlob(job.inputUri, { maxBytes: rows * tiling.depth });
+    const shape = jobShape(tiling, model, input.length);
+    if (shape.rowBlocksLog2 !== job.shape.rowBlocksLog2 || shape.colBlocksLog2 !== job.shape.colBlocksLog2) {
+      throw new Error(
+        `the model and input make a ${rows}×${model.outFeatures} job of shape (${shape.rowBlocksLog2}, ` +
+          `${shape.colBlocksLog2}), not the posted (${job.shape.rowBlocksLog2}, ${job.shape.colBlocksLog2})`,
+      );
+    }
+    assertFiniteCodes(input, `the input of job #${job.id}`, tiling.depth);
+    const [weights, inputs] = await Promise.all([
+      weightTree(model.weights, tiling, shape),
+      inputTree(input, tiling, shape),
+    ]);
+    if (weights.root !== job.weightRoot) throw new Error("the model's weight root is not the job's weightRoot");
+    if (inputs.root !== job.inputRoot) throw new Error("the input's root is not the job's inputRoot");
+    const fetchMs = performance.now() - started;
+    writeFileAtomic(this.file(record.jobId, "model.json"), modelBytes);
+    writeFileAtomic(this.file(record.jobId, "input.bin"), input);
+
+    const computeStarted = performance.now();
+    const honest = async () => {
+      const runner = await Fp8GemmRunner.create({
+        m: rows,
+        k: tiling.depth,
+        n: model.outFeatures,
+        allowSpinning: false,
+        ...(this.options.executionProvider ? { executionProvider: this.options.executionProvider } : {}),
+        onFallback: (message) => this.log(message),
+      });
+      try {
+        return await runner.run(input, model.weights);
+      } finally {
+        await runner.release();
+      }
+    };
+    const outputs = await (this.options.computeOutputs?.(job.id, honest) ?? honest());
+    const tree = await commitOutputs(outputs, defineWork(tiling, shape));
+    writeFileAtomic(this.file(record.jobId, "outputs.bin"), outputsToBytes(outputs));
+    const bond = await this.rpc("jobBond", () => this.contract.getFunction("jobBond")(job.id) as Promise<bigint>);
+    Object.assign(record, {
+      outputRoot: tree.root.toString(),
+      bond: bond.toString(),
+      timings: { fetchMs: Math.round(fetchMs), computeMs: Math.round(performance.now() - computeStarted) },
+    });
+    this.log(
+      `job #${job.id}: fetched and checked ${model.inFeatures}→${model.outFeatures} model and ${rows}-row input ` +
+        `(${record.timings.fetchMs} ms), computed ${rows}×${model.outFeatures} outputs (${record.timings.computeMs} ms)`,
+    );
+  }
+
+  /** The job's stored files, checked against what was committed. */
+  private async load(record: UsefulJobRecord, job: OnChainJob) {
+    const { circuit } = this.kinds.get(job.kind)!;
+    const model = parseJobModel(readFileSync(this.file(record.jobId, "model.json")), `of job #${record.jobId}`);
+    const x = new Uint8Array(readFileSync(this.file(record.jobId, "input.bin")));
+    const work = defineWork(circuit.tiling, job.shape);
+    const c = outputsFromBytes(
+      readFileSync(this.file(record.jobId, "outputs.bin")),
+      work.m * work.n,
+      `outputs of job #${record.jobId}`,
+    );
+    const outputTree: OutputTree = await commitOutputs(c, work);
+    if (outputTree.root.toString() !== record.outputRoot) throw new Error(`job #${record.jobId}: outputs changed on disk`);
+    return { circuit, model, x, c, outputTree };
+  }
+
+  private async advance(record: UsefulJobRecord, signal?: AbortSignal): Promise<void> {
+    const job = await this.rpc("job", () => this.market.job(BigInt(record.jobId)));
+    for (;;) {
+      signal?.throwIfAborted();
+      switch (record.stage) {
+        case "computed":
+        case "commit-sent":
+          await this.commit(record, job);
+          break;
+        case "committed":
+          if (!record.delivered) await this.deliver(record, job);
+          await this.prove(record, job, signal);
+          break;
+        case "proofs-ready":
+        case "prove-sent":
+          await this.submit(record, job);
+          break;
+        default:
+          if (record.stage === "settled" && !record.delivered) await this.deliver(record, job);
+          return;
+      }
+    }
+  }
+
+  private lose(record: UsefulJobRecord, why: string, stage: "lost" | "skipped" = "lost"): void {
+    if (stage === "lost") this.stats.jobsLost++;
+    else this.stats.jobsSkipped++;
+    this.update(record, { stage, note: why });
+    this.log(`job #${record.jobId}: ${why}`);
+  }
+
+  private async commit(record: UsefulJobRecord, job: OnChainJob): Promise<void> {
+    const held = await this.rpc("assignmentOf", () => this.market.assignmentOf(job.id, this.address));
+    if (held) {
+      this.update(record, { stage: "committed", assignmentId: held.id.toString(), commitBlock: held.commitBlock });
+      return;
+    }
+    let receipt: TransactionReceipt;
+    try {
+      receipt = await this.send(
+        "commitJob",
+        () =>
+          this.contract.getFunction("commitJob")(job.id, BigInt(record.outputRoot!), {
+            value: BigInt(record.bond!),
+          }) as Promise<TxResponse>,
+        (hash) => this.update(record, { stage: "commit-sent", commitTx: hash }),
+      );
+    } catch (error) {
+      const landed = await this.rpc("assignmentOf", () => this.market.assignmentOf(job.id, this.address));
+      if (landed) return this.commit(record, job);
+      // Full, closed or otherwise refused: no bond was taken.
+      return this.lose(record, `not committed: ${(error as Error).message}`, "skipped");
+    }
+    const event = receipt.logs
+      .map((entry) => this.contract.interface.parseLog(entry))
+      .find((parsed) => parsed?.name === "JobCommitted");
+    if (!event) throw new Error(`commitJob transaction ${receipt.hash} has no JobCommitted event`);
+    this.update(record, {
+      stage: "committed",
+      assignmentId: (event.args.assignmentId as bigint).toString(),
+      commitBlock: receipt.blockNumber,
+    });
+    this.log(
+      `job #${job.id}: committed as assignment #${record.assignmentId} in block ${record.commitBlock}, ` +
+        `bond ${formatEther(record.bond!)}`,
+    );
+  }
+
+  /** Uploads the outputs to the requester's data server; a failure is reported and retried after settling. */
+  private async deliver(record: UsefulJobRecord, job: OnChainJob): Promise<void> {
+    try {
+      const bytes = new Uint8Array(readFileSync(this.file(record.jobId, "outputs.bin")));
+      await putOutputs(originOf(job.inputUri), job.id, this.address, bytes);
+      this.update(record, { delivered: true });
+      this.log(`job #${job.id}: delivered ${bytes.length} bytes of outputs (sha256 ${sha256Hex(bytes).slice(0, 12)}…)`);
+    } catch (error) {
+      this.log(`job #${job.id}: could not deliver the outputs yet: ${(error as Error).message}`);
+    }
+  }
+
+  private lastProofBlock(record: UsefulJobRecord): number {
+    return record.commitBlock! + this.params.challengeDelay + this.params.proofWindow;
+  }
+
+  private async prove(record: UsefulJobRecord, job: OnChainJob, signal?: AbortSignal): Promise<void> {
+    const { circuit, model, x, c, outputTree } = await this.load(record, job);
+    const provider = this.options.signer.provider!;
+    const challengeBlock = record.commitBlock! + this.params.challengeDelay + 1;
+    let block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
+    while (block < challengeBlock) {
+      await sleep(this.options.pollMs ?? 500, undefined, { signal });
+      block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
+    }
+    if (block > this.lastProofBlock(record)) {
+      return this.lose(record, `proof window ended at block ${this.lastProofBlock(record)} (now ${block})`);
+    }
+    const started = performance.now();
+    const [inputs, weights] = await Promise.all([
+      inputTree(x, circuit.tiling, job.shape),
+      weightTree(model.weights, circuit.tiling, job.shape),
+    ]);
+    const assignmentId = BigInt(record.assignmentId!);
+    const tasks = [];
+    for (let j = 0; j < circuit.proofsPerJob; j++) {
+      const challenge = await this.rpc("jobProofChallenge", () =>
+        this.contract.getFunction("jobProofChallenge")(assignmentId, j) as Promise<bigint>,
+      );
+      const { input } = await gemmJobProofInput({
+        tiling: circuit.tiling,
+        shape: job.shape,
+        tilesPerProof: circuit.tilesPerProof,
+        x,
+        w: model.weights,
+        c,
+        outputTree,
+        inputs,
+        weights,
+        challenge,
+        miner: this.address,
+      });
+      tasks.push({ id: `job${record.jobId}/${j}`, circuit: this.kinds.get(job.kind)!.prover, input });
+    }
+    const proofs: string[][] = [];
+    for await (const outcome of this.options.pool.proveMany(tasks, signal ? { signal } : {})) {
+      if (!outcome.ok) return this.lose(record, `proof ${outcome.id} failed at ${outcome.stage}: ${outcome.error}`);
+      proofs[Number(outcome.id.split("/")[1])] = proofToCalldata(outcome.proof);
+    }
+    this.update(record, {
+      stage: "proofs-ready",
+      proofs,
+      timings: { ...record.timings, proveMs: Math.round(performance.now() - started) },
+    });
+  }
+
+  private async submit(record: UsefulJobRecord, job: OnChainJob): Promise<void> {
+    const assignmentId = BigInt(record.assignmentId!);
+    const status = (await this.rpc("assignment", () => this.market.assignment(assignmentId))).status;
+    if (status === "proven") return this.settle(record, await this.paidFor(assignmentId, job));
+    if (status === "slashed") return this.lose(record, "slashed before the proofs were accepted");
+    const provider = this.options.signer.provider!;
+    const block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
+    if (block + 1 > this.lastProofBlock(record)) {
+      return this.lose(record, `proof window ended at block ${this.lastProofBlock(record)}`);
+    }
+    try {
+      await this.send(
+        "proveJob",
+        () => this.contract.getFunction("proveJob")(assignmentId, record.proofs) as Promise<TxResponse>,
+        (hash) => this.update(record, { stage: "prove-sent", proveTx: hash }),
+      );
+    } catch (error) {
+      const after = await this.rpc("assignment", () => this.market.assignment(assignmentId));
+      if (after.status !== "proven") return this.lose(record, `proveJob failed: ${(error as Error).message}`);
+    }
+    this.settle(record, await this.paidFor(assignmentId, job));
+  }
+
+  /** The fee and reward the chain paid for an assignment (from its events). */
+  private async paidFor(assignmentId: bigint, job: OnChainJob): Promise<{ fee: bigint; reward: bigint }> {
+    const events = await this.rpc("queryFilter", () =>
+      this.contract.queryFilter(this.contract.filters.JobRewardMinted!(assignmentId), job.postBlock),
+    );
+    const reward = events.length > 0 ? ((events[0] as unknown as { args: unknown[] }).args[2] as bigint) : 0n;
+    return { fee: job.fee / BigInt(job.redundancy), reward };
+  }
+
+  private settle(record: UsefulJobRecord, paid: { fee: bigint; reward: bigint }): void {
+    this.stats.jobsSettled++;
+    this.stats.feesEarned += paid.fee;
+    this.stats.rewardEarned += paid.reward;
+    this.update(record, { stage: "settled", fee: paid.fee.toString(), reward: paid.reward.toString() });
+    this.log(
+      `job #${record.jobId}: proven — fee ${formatEther(paid.fee)}, reward ${formatUnits(paid.reward, 18)} DEMLE, ` +
+        `bond returned (fetch ${record.timings.fetchMs ?? "?"} ms, compute ${record.timings.computeMs ?? "?"} ms, ` +
+        `prove ${record.timings.proveMs ?? "?"} ms)`,
+    );
+  }
+}
+
+function sameTiling(a: GemmTiling, b: GemmTiling): boolean {
+  return (
+    a.tileRows === b.tileRows &&
+    a.tileCols === b.tileCols &&
+    a.depth === b.depth &&
+    a.maxRowBlocksLog2 === b.maxRowBlocksLog2 &&
+    a.maxColBlocksLog2 === b.maxColBlocksLog2
+  );
+}

@@ -1,0 +1,321 @@
+/**
+ * The requester's side of useful-work jobs (docs/jobs.md): post a job (publish the model and input on a data server,
+ * escrow the fee), follow it, and fetch and verify its results — every miner's outputs against the root it committed
+ * and, with `verify`, every element against the numerics contract computed exactly from the model and the input.
+ */
+import { Contract, type Signer } from "ethers";
+import { inputTree, weightTree } from "../common/job-commitment.js";
+import {
+  assertFiniteCodes,
+  jobShape,
+  MAX_MODEL_BYTES,
+  outputsFromBytes,
+  parseJobModel,
+  type JobModel,
+} from "../common/job-files.js";
+import { checkOutput, exactTile, float32FromBits } from "../common/numerics.js";
+import {
+  commitOutputs,
+  defineWork,
+  encodeShape,
+  poseidonHash,
+  tileIndex,
+  tileLeaf,
+  tileWords,
+  type GemmTiling,
+  type WorkShape,
+} from "../common/work.js";
+import { blobUrl, fetchBlob, fetchOutputs, listOutputs, originOf, putBlob } from "../data/client.js";
+import { jobCircuit } from "../miner/job-circuits.js";
+import { JobMarket, type OnChainAssignment, type OnChainJob, type OnChainJobKind } from "../miner/job-market.js";
+
+/** The on-chain job kind whose circuit parameters are those of the model's job circuit. */
+export async function kindForModel(market: JobMarket, model: JobModel): Promise<OnChainJobKind> {
+  const circuit = jobCircuit(model.jobKind);
+  const kinds = await market.jobKinds();
+  const kind = kinds.find(
+    (k) =>
+      k.tiling.tileRows === circuit.tiling.tileRows &&
+      k.tiling.tileCols === circuit.tiling.tileCols &&
+      k.tiling.depth === circuit.tiling.depth &&
+      k.tiling.maxRowBlocksLog2 === circuit.tiling.maxRowBlocksLog2 &&
+      k.tiling.maxColBlocksLog2 === circuit.tiling.maxColBlocksLog2 &&
+      k.proofsPerJob === circuit.proofsPerJob,
+  );
+  if (!kind) {
+    throw new Error(
+      `the deployment has no job kind for circuit ${circuit.name} (model jobKind "${model.jobKind}"); it has ` +
+        `${kinds.length} job kind(s)`,
+    );
+  }
+  return kind;
+}
+
+export interface PostJobOptions {
+  readonly signer: Signer;
+  readonly contract: Contract;
+  /** The data server's origin, e.g. http://127.0.0.1:8600. */
+  readonly dataOrigin: string;
+  readonly modelBytes: Uint8Array;
+  readonly input: Uint8Array;
+  readonly redundancy: number;
+  /** The job must be finished this many blocks after the current block. */
+  readonly deadlineBlocks: number;
+  /** Escrowed fee (wei), divisible by the redundancy. */
+  readonly fee: bigint;
+  readonly log?: (line: string) => void;
+}
+
+export interface PostedJob {
+  readonly jobId: bigint;
+  readonly kind: number;
+  readonly shape: WorkShape;
+  readonly modelHash: string;
+  readonly inputUri: string;
+  readonly inputRoot: bigint;
+  readonly weightRoot: bigint;
+  readonly deadline: number;
+  readonly transaction: string;
+}
+
+/** Publishes the model and the input on the data server, then posts the job with its escrowed fee. */
+export async function postJob(options: PostJobOptions): Promise<PostedJob> {
+  const log = options.log ?? (() => {});
+  const market = new JobMarket(options.contract);
+  const model = parseJobModel(options.modelBytes, "file");
+  const kind = await kindForModel(market, model);
+  const shape = jobShape(kind.tiling, model, options.input.length);
+  assertFiniteCodes(options.input, "the input", model.inFeatures);
+  const [inputs, weights] = await Promise.all([
+    inputTree(options.input, kind.tiling, shape),
+    weightTree(model.weights, kind.tiling, shape),
+  ]);
+  const origin = originOf(options.dataOrigin);
+  const modelBlob = await putBlob(origin, options.modelBytes);
+  const inputBlob = await putBlob(origin, options.input);
+  log(`published model ${modelBlob.url} and input ${inputBlob.url}`);
+  const provider = options.signer.provider!;
+  const deadline = (await provider.getBlockNumber()) + options.deadlineBlocks;
+  const tx = (await options.contract.getFunction("postJob")(
+    kind.index,
+    `0x${modelBlob.sha256}`,
+    weights.root,
+    inputs.root,
+    inputBlob.url,
+    encodeShape(shape),
+    options.redundancy,
+    deadline,
+    { value: options.fee },
+  )) as { hash: string; wait(): Promise<{ logs: readonly unknown[] } | null> };
+  const receipt = await tx.wait();
+  const posted = receipt?.logs
+    .map((entry) => options.contract.interface.parseLog(entry as never))
+    .find((parsed) => parsed?.name === "JobPosted");
+  if (!posted) throw new Error(`postJob transaction ${tx.hash} has no JobPosted event`);
+  return {
+    jobId: posted.args.jobId as bigint,
+    kind: kind.index,
+    shape,
+    modelHash: modelBlob.sha256,
+    inputUri: inputBlob.url,
+    inputRoot: inputs.root,
+    weightRoot: weights.root,
+    deadline,
+    transaction: tx.hash,
+  };
+}
+
+export interface JobStatus {
+  readonly job: OnChainJob;
+  readonly kind: OnChainJobKind;
+  readonly assignments: readonly (OnChainAssignment & { readonly delivered: boolean })[];
+  readonly block: number;
+}
+
+export async function jobStatus(contract: Contract, jobId: bigint): Promise<JobStatus> {
+  const market = new JobMarket(contract);
+  if (jobId >= (await market.jobCount())) throw new Error(`job #${jobId} does not exist`);
+  const job = await market.job(jobId);
+  const [kind, assignments, block] = await Promise.all([
+    market.jobKind(job.kind),
+    market.assignments(jobId),
+    contract.runner!.provider!.getBlockNumber(),
+  ]);
+  let delivered: string[] = [];
+  try {
+    delivered = await listOutputs(originOf(job.inputUri), jobId);
+  } catch {
+    // The data server may be gone; status still reports the chain.
+  }
+  return {
+    job,
+    kind,
+    block,
+    assignments: assignments.map((a) => ({ ...a, delivered: delivered.includes(a.miner.toLowerCase()) })),
+  };
+}
+
+/** One miner's result, as checked by {@link jobResults}. */
+export interface MinerResult {
+  readonly miner: string;
+  readonly status: OnChainAssignment["status"];
+  readonly outputRoot: bigint;
+  /** The outputs, when delivered and equal to the committed root. */
+  readonly outputs?: Uint32Array;
+  /** Why the outputs are not usable (not delivered, root mismatch). */
+  readonly problem?: string;
+  /** With `verify`: outputs outside the numerics contract and the largest |C − S|/T. */
+  readonly contract?: { readonly violations: number; readonly worstRelativeError: number };
+  /** Why this miner is flagged (a contract violation, no usable outputs, or disagreeing with the others). */
+  readonly flags: readonly string[];
+}
+
+export interface JobResults {
+  readonly job: OnChainJob;
+  readonly work: { readonly m: number; readonly n: number; readonly k: number };
+  readonly results: readonly MinerResult[];
+}
+
+/**
+ * Downloads every committed miner's outputs from the job's data server and checks them against the miner's committed
+ * root. With `verify`, also fetches the model and the input (checked against the job's hashes and roots) and checks
+ * every output element against the exact reference. With redundancy > 1, miners whose outputs differ from the
+ * others' beyond what the numerics contract allows two correct results to differ are flagged.
+ */
+export async function jobResults(
+  contract: Contract,
+  jobId: bigint,
+  options: { verify: boolean; maxBytes?: number },
+): Promise<JobResults> {
+  const { job, kind, assignments } = await jobStatus(contract, jobId);
+  const work = defineWork(kind.tiling, job.shape);
+  const origin = originOf(job.inputUri);
+  const results: (MinerResult & { flags: string[] })[] = [];
+  for (const assignment of assignments) {
+    const base = { miner: assignment.miner, status: assignment.status, outputRoot: assignment.outputRoot, flags: [] };
+    let bytes: Uint8Array;
+    try {
+      bytes = await fetchOutputs(origin, jobId, assignment.miner, options.maxBytes ?? work.m * work.n * 4);
+    } catch (error) {
+      results.push({ ...base, problem: `outputs not available: ${(error as Error).message}`, flags: ["no outputs"] });
+      continue;
+    }
+    const outputs = outputsFromBytes(bytes, work.m * work.n, `outputs of ${assignment.miner}`);
+    const root = (await commitOutputs(outputs, work)).root;
+    if (root !== assignment.outputRoot) {
+      results.push({ ...base, problem: "outputs do not match the committed root", flags: ["root mismatch"] });
+      continue;
+    }
+    results.push({ ...base, outputs });
+  }
+  if (options.verify) {
+    const { model, input } = await fetchJobFiles(job, kind.tiling);
+    const { dot, absDot } = exactTile(input, model.weights, work.m, work.n, work.k, "e4m3fn");
+    for (const result of results) {
+      if (!result.outputs) continue;
+      let violations = 0;
+      let worst = 0;
+      result.outputs.forEach((bits, i) => {
+        const check = checkOutput(bits, dot[i]!, absDot[i]!, "e4m3fn");
+        if (!check.ok) violations++;
+        else if (absDot[i]! > 0n) worst = Math.max(worst, Number(check.error) / Number(absDot[i]! << 9n));
+      });
+      Object.assign(result, { contract: { violations, worstRelativeError: worst } });
+      if (violations > 0) result.flags.push(`${violations} output(s) outside the numerics contract`);
+    }
+  }
+  flagDisagreements(results, work.m * work.n);
+  return { job, work, results };
+}
+
+/**
+ * Two outputs of the same element that both meet the contract differ by at most 2·T·2^-9 in real terms; without the
+ * reference, a miner is flagged when its outputs and the majority's differ on any element by more than a relative
+ * 2^-8 of the larger magnitude plus an absolute 2^-20 (loose, since T is unknown here). With `verify` the contract
+ * check above is the sharp test.
+ */
+function flagDisagreements(results: (MinerResult & { flags: string[] })[], words: number): void {
+  const usable = results.filter((r) => r.outputs);
+  if (usable.length < 2) return;
+  for (const result of usable) {
+    let disagreeingWith = 0;
+    for (const other of usable) {
+      if (other === result) continue;
+      let differs = false;
+      for (let i = 0; i < words && !differs; i++) {
+        const a = float32FromBits(result.outputs![i]!);
+        const b = float32FromBits(other.outputs![i]!);
+        differs = !(Math.abs(a - b) <= Math.max(Math.abs(a), Math.abs(b)) * 2 ** -8 + 2 ** -20);
+      }
+      if (differs) disagreeingWith++;
+    }
+    if (disagreeingWith > (usable.length - 1) / 2) {
+      result.flags.push(`outputs disagree with ${disagreeingWith} of ${usable.length - 1} other miner(s)`);
+    }
+  }
+}
+
+/** The job's model and input from its data server, checked against the job's hashes and roots. */
+export async function fetchJobFiles(job: OnChainJob, tiling: GemmTiling): Promise<{ model: JobModel; input: Uint8Array }> {
+  const origin = originOf(job.inputUri);
+  const modelBytes = await fetchBlob(blobUrl(origin, job.modelHash), { sha256: job.modelHash, maxBytes: MAX_MODEL_BYTES });
+  const model = parseJobModel(modelBytes, blobUrl(origin, job.modelHash));
+  const rows = tiling.tileRows << job.shape.rowBlocksLog2;
+  const input = await fetchBlob(job.inputUri, { maxBytes: rows * tiling.depth });
+  const shape = jobShape(tiling, model, input.length);
+  const [inputs, weights] = await Promise.all([inputTree(input, tiling, shape), weightTree(model.weights, tiling, shape)]);
+  if (inputs.root !== job.inputRoot) throw new Error(`the input at ${job.inputUri} does not match the job's inputRoot`);
+  if (weights.root !== job.weightRoot) throw new Error("the model does not match the job's weightRoot");
+  return { model, input };
+}
+
+/** One output element with the Merkle proof of its tile: the tile's words and the leaf's siblings. */
+export interface ElementProof {
+  readonly row: number;
+  readonly col: number;
+  readonly value: number;
+  readonly bits: number;
+  /** The tile's leaf index (colBlock + 2^MAX_DC·rowBlock). */
+  readonly tile: number;
+  readonly tileWords: Uint32Array;
+  readonly siblings: readonly bigint[];
+}
+
+export async function elementProof(
+  outputs: Uint32Array,
+  tiling: GemmTiling,
+  shape: WorkShape,
+  row: number,
+  col: number,
+): Promise<ElementProof> {
+  const work = defineWork(tiling, shape);
+  if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= work.m || col >= work.n) {
+    throw new Error(`element (${row}, ${col}) is outside the ${work.m}×${work.n} outputs`);
+  }
+  const rowBlock = Math.floor(row / tiling.tileRows);
+  const colBlock = Math.floor(col / tiling.tileCols);
+  const tile = tileIndex(tiling, rowBlock, colBlock);
+  const bits = outputs[row * work.n + col]!;
+  return {
+    row,
+    col,
+    value: float32FromBits(bits),
+    bits,
+    tile,
+    tileWords: tileWords(outputs, work, rowBlock, colBlock),
+    siblings: (await commitOutputs(outputs, work)).siblings(tile),
+  };
+}
+
+/** Whether the proof's element is in its tile and the tile hashes up to `root` (needs nothing but the proof). */
+export async function verifyElementProof(proof: ElementProof, tiling: GemmTiling, root: bigint): Promise<boolean> {
+  const inTile = (proof.row % tiling.tileRows) * tiling.tileCols + (proof.col % tiling.tileCols);
+  if (proof.tileWords[inTile] !== proof.bits) return false;
+  const expectedTile = tileIndex(tiling, Math.floor(proof.row / tiling.tileRows), Math.floor(proof.col / tiling.tileCols));
+  if (proof.tile !== expectedTile) return false;
+  let node = await tileLeaf(proof.tileWords);
+  for (const [level, sibling] of proof.siblings.entries()) {
+    node = (proof.tile >> level) & 1 ? await poseidonHash([sibling, node]) : await poseidonHash([node, sibling]);
+  }
+  return node === root;
+}

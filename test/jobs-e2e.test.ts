@@ -1,0 +1,244 @@
+// Useful-work jobs end to end on an in-process chain: a requester publishes a small CNN layer (a pointwise convolution
+// of an 8×8 NHWC image) on a data server and posts it with redundancy 3; two honest miners and one whose ONNX Runtime
+// outputs are wrong take the slots, deliver their outputs and prove with the real job circuit. The requester's
+// downloads are checked against the committed roots, against a local ONNX Runtime run of the same layer as a Conv
+// node, and against the exact reference; the wrong miner is flagged and slashed and its fee share refunded.
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import hre from "hardhat";
+import { Contract, NonceManager, type Signer } from "ethers";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exampleJob, serializeJobModel } from "../common/job-files.js";
+import { exactTile, float32Bits, float32FromBits } from "../common/numerics.js";
+import { decodeE4m3fnMatrix } from "../miner/gemm.js";
+import { attr, buildModel, DataType } from "../miner/onnx/graph.js";
+import { committedOutputsOnChain } from "../data/committed-outputs.js";
+import { putOutputs } from "../data/client.js";
+import { startDataServer, type DataServer } from "../data/server.js";
+import { loadArtifact } from "../miner/artifacts.js";
+import { MINING_WORKLOADS, prepareWorkload, type PreparedCircuit } from "../miner/circuits.js";
+import { deployDemle, miningParams, type Deployment, type MiningParams } from "../miner/deploy.js";
+import { setIntervalMining } from "../miner/hardhat.js";
+import { JOB_CIRCUITS, prepareJobCircuit } from "../miner/job-circuits.js";
+import { JobMarket } from "../miner/job-market.js";
+import { JobWorker } from "../miner/job-worker.js";
+import { Miner } from "../miner/miner.js";
+import { ProverPool } from "../prover/pool.js";
+import { elementProof, jobResults, postJob, verifyElementProof } from "../requester/requester.js";
+
+type Connection = Awaited<ReturnType<typeof hre.network.create>>;
+
+const WORKLOAD = MINING_WORKLOADS["gemm-demo"];
+const JOB_CIRCUIT = JOB_CIRCUITS["gemm-job-demo"];
+const IMAGE = { height: 8, width: 8, outChannels: 8 };
+const FEE = 3n * 10n ** 16n;
+
+describe("useful-work jobs: a requester, a data server and three miners on an in-process chain", () => {
+  let prepared: PreparedCircuit[];
+  let preparedJob: Awaited<ReturnType<typeof prepareJobCircuit>>;
+  let connection: Connection;
+  let deployment: Deployment;
+  let params: MiningParams;
+  let pool: ProverPool;
+  let signers: Signer[];
+  let abi: never;
+  let mining: Contract;
+  let dataServer: DataServer;
+  const root = mkdtempSync(path.join(os.tmpdir(), "demle-jobs-"));
+
+  beforeAll(async () => {
+    prepared = await prepareWorkload(WORKLOAD, () => {});
+    preparedJob = await prepareJobCircuit(JOB_CIRCUIT, () => {});
+    await hre.tasks.getTask("build").run({ quiet: true });
+    connection = await hre.network.create();
+    await setIntervalMining(connection.provider, 200);
+    signers = (await connection.ethers.getSigners()) as unknown as Signer[];
+    params = miningParams({ proofsPerCommitment: 1, epochLength: 100, challengeDelay: 2, proofWindow: 200 });
+    deployment = await deployDemle(signers[0]!, "gemm-demo", prepared, params, [preparedJob]);
+    abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
+    mining = new Contract(deployment.mining, abi, connection.ethers.provider);
+    dataServer = await startDataServer({
+      dir: path.join(root, "data"),
+      port: 0,
+      committedOutputs: committedOutputsOnChain(new JobMarket(mining)),
+    });
+    pool = new ProverPool({ workers: 2, taskTimeoutMs: 300_000 });
+  }, 900_000);
+
+  afterAll(async () => {
+    await pool?.close();
+    await dataServer?.close();
+    await connection?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  function worker(index: number, computeOutputs?: (honest: () => Promise<Uint32Array>) => Promise<Uint32Array>) {
+    return new JobWorker({
+      contract: deployment.mining,
+      signer: new NonceManager(signers[index]!),
+      circuits: [{ circuit: JOB_CIRCUIT, prover: preparedJob.setup.prover }],
+      pool,
+      stateDir: path.join(root, `miner${index}`),
+      pollMs: 100,
+      ...(computeOutputs ? { computeOutputs: (_id: bigint, honest) => computeOutputs(honest) } : {}),
+    });
+  }
+
+  const { model, input } = exampleJob({ jobKind: "gemm-job-demo", inChannels: 16, seed: 7, ...IMAGE });
+  const m = IMAGE.height * IMAGE.width;
+  const [n, k] = [IMAGE.outChannels, model.inFeatures];
+
+  it("a posted CNN job is computed by three miners; honest results match a local ORT Conv run; the bad miner is flagged, slashed and refunded", async () => {
+    const requester = signers[9]!;
+    const requesterContract = new Contract(deployment.mining, abi, new NonceManager(requester));
+    const posted = await postJob({
+      signer: requester,
+      contract: requesterContract,
+      dataOrigin: dataServer.url,
+      modelBytes: serializeJobModel(model),
+      input,
+      redundancy: 3,
+      deadlineBlocks: 400,
+      fee: FEE,
+    });
+    expect(posted.shape).toEqual({ rowBlocksLog2: 5, colBlocksLog2: 1 });
+
+    const honest = [worker(1), worker(2)];
+    // Scales every output by 1.01: far outside the contract, so any challenged tile fails.
+    const wrong = worker(3, async (compute) =>
+      Uint32Array.from(await compute(), (bits) => float32Bits(Math.fround(float32FromBits(bits) * 1.01))),
+    );
+    for (const w of [...honest, wrong]) await w.init(abi);
+    const worked = await Promise.all([...honest, wrong].map((w) => w.workOnce()));
+    expect(worked).toEqual([true, true, true]);
+    for (const w of honest) expect(w.records().map((r) => r.stage)).toEqual(["settled"]);
+    expect(wrong.records()[0]!.stage).toBe("lost");
+
+    const market = new JobMarket(mining);
+    const job = await market.job(posted.jobId);
+    expect([job.committedSlots, job.provenSlots]).toEqual([3, 2]);
+
+    // The requester's results: every delivered output matches its committed root; --verify checks every element.
+    const { results } = await jobResults(mining, posted.jobId, { verify: true });
+    const honestAddresses = await Promise.all([1, 2].map((i) => signers[i]!.getAddress()));
+    const byMiner = new Map(results.map((r) => [r.miner, r]));
+    for (const address of honestAddresses) {
+      const result = byMiner.get(address)!;
+      expect(result.status).toBe("proven");
+      expect(result.flags).toEqual([]);
+      expect(result.contract!.violations).toBe(0);
+    }
+    const bad = byMiner.get(await signers[3]!.getAddress())!;
+    expect(bad.flags.some((flag) => flag.includes("outside the numerics contract"))).toBe(true);
+    expect(bad.flags.some((flag) => flag.includes("disagree"))).toBe(true);
+
+    // A local ONNX Runtime run of the layer as a 1×1 Conv over the NCHW image: both honest miners' outputs are within
+    // the numerics contract's distance of it (each is within 2^-9·T of the exact S, so the two are within 2·2^-9·T).
+    const local = await runConvLocally(input, model.weights, IMAGE.height, IMAGE.width, k, n);
+    const { dot, absDot } = exactTile(input, model.weights, m, n, k, "e4m3fn");
+    for (const address of honestAddresses) {
+      const outputs = byMiner.get(address)!.outputs!;
+      for (let i = 0; i < m * n; i++) {
+        const unit = 2 ** -18;
+        const exact = Number(dot[i]!) * unit;
+        const allowed = (2 * Number(absDot[i]!) * unit) / 512;
+        expect(Math.abs(float32FromBits(outputs[i]!) - local[i]!)).toBeLessThanOrEqual(allowed);
+        expect(Math.abs(local[i]! - exact)).toBeLessThanOrEqual(allowed / 2);
+      }
+      // Any single element checks against the committed root with just its tile's Merkle proof.
+      const proof = await elementProof(outputs, JOB_CIRCUIT.tiling, posted.shape, 37, 5);
+      expect(await verifyElementProof(proof, JOB_CIRCUIT.tiling, byMiner.get(address)!.outputRoot)).toBe(true);
+      expect(await verifyElementProof({ ...proof, bits: proof.bits ^ 1 }, JOB_CIRCUIT.tiling, byMiner.get(address)!.outputRoot)).toBe(false);
+    }
+
+    // An upload that does not match the committed root is refused, and the stored outputs are unchanged.
+    const tampered = Uint32Array.from(byMiner.get(honestAddresses[0]!)!.outputs!);
+    tampered[100] = tampered[100]! ^ 1;
+    const bytes = new Uint8Array(tampered.buffer);
+    await expect(putOutputs(dataServer.url, posted.jobId, honestAddresses[0]!, bytes)).rejects.toThrow(/409|root/);
+    const again = await jobResults(mining, posted.jobId, { verify: false });
+    expect(again.results.find((r) => r.miner === honestAddresses[0])!.outputs).toEqual(
+      byMiner.get(honestAddresses[0]!)!.outputs,
+    );
+
+    // Fees: each proven slot was paid a third of the fee; after the deadline the bad slot's share goes back.
+    const feePaid = await mining.queryFilter(mining.filters.JobFeePaid!(posted.jobId));
+    expect(feePaid.map((e) => (e as unknown as { args: unknown[] }).args[2])).toEqual([FEE / 3n, FEE / 3n]);
+    await hardhatMineTo(connection, job.deadline + 1);
+    const badAssignment = (await market.assignmentOf(posted.jobId, await signers[3]!.getAddress()))!;
+    expect(badAssignment.status).toBe("committed");
+    await (await mining.connect(signers[8]!).getFunction("slashJob")(badAssignment.id)).wait();
+    expect((await market.assignment(badAssignment.id)).status).toBe("slashed");
+    const before = await connection.ethers.provider.getBalance(await requester.getAddress());
+    const refund = (await (await mining.connect(signers[8]!).getFunction("refundJob")(posted.jobId)).wait()) as {
+      status: number;
+    };
+    expect(refund.status).toBe(1);
+    expect((await connection.ethers.provider.getBalance(await requester.getAddress())) - before).toBe(FEE / 3n);
+  }, 600_000);
+
+  it("a miner with a job worker falls back to seed work when no job is open", async () => {
+    const jobs = worker(4);
+    await jobs.init(abi);
+    const miner = new Miner({
+      contract: deployment.mining,
+      signer: new NonceManager(signers[4]!),
+      layers: WORKLOAD.map((layer, i) => ({ ...layer, prover: prepared[i]!.setup.prover })),
+      pool,
+      stateDir: path.join(root, "miner4-seed"),
+      pollMs: 100,
+      jobs,
+    });
+    await miner.init(abi);
+    await miner.run(1);
+    expect(miner.jobs().map((j) => j.stage)).toEqual(["settled"]);
+    expect(jobs.records()).toEqual([]);
+    await miner.release();
+  }, 300_000);
+});
+
+async function hardhatMineTo(connection: Connection, block: number): Promise<void> {
+  const now = await connection.ethers.provider.getBlockNumber();
+  if (block > now) await connection.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
+}
+
+/** The layer as ONNX Runtime's Conv (1×1 kernel, NCHW float32 of the FP8 values), independent of the miner's MatMul. */
+async function runConvLocally(
+  input: Uint8Array,
+  weights: Uint8Array,
+  height: number,
+  width: number,
+  inChannels: number,
+  outChannels: number,
+): Promise<Float32Array> {
+  const pixels = height * width;
+  const x = decodeE4m3fnMatrix(input, "input", inChannels);
+  const w = decodeE4m3fnMatrix(weights, "weights", outChannels);
+  const nchw = new Float32Array(inChannels * pixels);
+  for (let p = 0; p < pixels; p++) for (let c = 0; c < inChannels; c++) nchw[c * pixels + p] = x[p * inChannels + c]!;
+  const kernel = new Float32Array(outChannels * inChannels);
+  for (let o = 0; o < outChannels; o++) for (let c = 0; c < inChannels; c++) kernel[o * inChannels + c] = w[c * outChannels + o]!;
+  const model = buildModel({
+    inputs: [
+      { name: "X", type: DataType.FLOAT, shape: [1, inChannels, height, width] },
+      { name: "W", type: DataType.FLOAT, shape: [outChannels, inChannels, 1, 1] },
+    ],
+    outputs: [{ name: "Y", type: DataType.FLOAT, shape: [1, outChannels, height, width] }],
+    nodes: [{ opType: "Conv", inputs: ["X", "W"], outputs: ["Y"], attributes: { kernel_shape: attr.ints([1, 1]) } }],
+  });
+  const session = await ort.InferenceSession.create(model);
+  try {
+    const { Y } = await session.run({
+      X: new ort.Tensor("float32", nchw, [1, inChannels, height, width]),
+      W: new ort.Tensor("float32", kernel, [outChannels, inChannels, 1, 1]),
+    });
+    const y = Y!.data as Float32Array;
+    const rows = new Float32Array(pixels * outChannels);
+    for (let p = 0; p < pixels; p++) for (let o = 0; o < outChannels; o++) rows[p * outChannels + o] = y[o * pixels + p]!;
+    return rows;
+  } finally {
+    await session.release();
+  }
+}
