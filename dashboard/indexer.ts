@@ -11,11 +11,15 @@
  *
  * The cursor (last indexed block and its hash), the checkpoint and the tail are kept in a JSON file (atomic writes),
  * so a restarted dashboard resumes where it stopped and shows the same state.
+ *
+ * Jobs (docs/jobs.md): JobPosted … JobRefunded build a row per job (slots, fees paid, refund) and the job market's
+ * totals; a job's size comes from its kind (read once, with the other deployment figures, at startup) and its status
+ * (open, full, closed, expired, done, refunded) from the head block, so it is computed when the state is shown.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Contract, Interface, type InterfaceAbi, type Log, type Provider } from "ethers";
+import { Contract, Interface, isError, type InterfaceAbi, type Log, type Provider } from "ethers";
 import { writeFileAtomic } from "../common/files.js";
 import { MINING_CIRCUITS, type MiningCircuit } from "../miner/circuits.js";
 
@@ -30,7 +34,11 @@ export interface ChainEvent {
   readonly tx: string;
   /** Block timestamp (s). */
   readonly time: number;
-  /** Event name: EpochOpened, Committed, ProofAccepted, RewardMinted, BondReturned, Slashed, Transfer. */
+  /**
+   * Event name: EpochOpened, Committed, ProofAccepted, RewardMinted, BondReturned, Slashed, Transfer, and the job
+   * market's JobPosted, JobCommitted, JobProofAccepted, JobFeePaid, JobRewardMinted, JobBondReturned, JobSlashed,
+   * JobRefunded.
+   */
   readonly name: string;
   readonly args: Readonly<Record<string, string>>;
 }
@@ -51,9 +59,114 @@ export interface AccountRow {
   commitments: number;
   proven: number;
   slashed: number;
-  /** Verified MACs of its proven work. */
+  /** Verified MACs of its proven work (seed work; job MACs are in the job totals). */
   macs: string;
-  lastEarn?: { block: number; time: number; amount: string; id: string };
+  /** Job slots it took (JobCommitted), proved and lost (slashed). */
+  jobSlots: number;
+  jobsProven: number;
+  jobsSlashed: number;
+  /** Job fee shares paid to it (wei). */
+  jobFees: string;
+  /** Its last reward; `job` is set when it was a job's (then `id` is the assignment id, else the commitment id). */
+  lastEarn?: { block: number; time: number; amount: string; id: string; job?: string };
+}
+
+/** A job slot: one miner's assignment. */
+export interface JobSlot {
+  assignmentId: string;
+  miner: string;
+  outputRoot: string;
+  /** Bond paid (wei). */
+  bond: string;
+  /** Commit block. */
+  block: number;
+  status: "committed" | "proven" | "slashed";
+  /** Fee share paid (wei; "0" unless proven). */
+  fee: string;
+  /** DEMLE minted for it (smallest unit). */
+  reward: string;
+  /** Work units verified (set when proven). */
+  macs?: string;
+  /** When slashed: who slashed it, the bounty paid and the bond burned (wei). */
+  slasher?: string;
+  bounty?: string;
+  burned?: string;
+}
+
+/** A job as derived from its events (persisted). */
+export interface JobRow {
+  id: string;
+  requester: string;
+  kind: number;
+  /** dr + 256·dc: 2^dr row blocks, 2^dc column blocks. */
+  shape: number;
+  redundancy: number;
+  /** Block after which unproven fee shares can be refunded. */
+  deadline: number;
+  /** Escrowed fee (wei). */
+  fee: string;
+  modelHash: string;
+  /** Untrusted text (the requester chose it): the page shows it as text only. */
+  inputUri: string;
+  /** Posted in block / at (s) / transaction. */
+  block: number;
+  time: number;
+  tx: string;
+  /** In commit order. */
+  slots: JobSlot[];
+  /** Fee shares paid to miners, refunded to the requester (wei); DEMLE minted for its slots. */
+  feesPaid: string;
+  refunded: string;
+  rewards: string;
+  /** Whether JobRefunded was seen. */
+  refundedAt?: number;
+}
+
+/**
+ * open: a slot is free and commitments are accepted (head + D + W ≤ deadline); full: every slot is taken, deadline not
+ * passed; closed: commitments no longer accepted with slots free, deadline not passed; expired: deadline passed and
+ * not refunded (the requester can call refundJob); done: every slot proven (nothing to refund); refunded.
+ */
+export type JobStatus = "open" | "full" | "closed" | "expired" | "done" | "refunded";
+export const JOB_STATUSES: readonly JobStatus[] = ["open", "full", "closed", "expired", "done", "refunded"];
+
+/** A job as shown: its row, its size (M×N outputs, depth K; null when the kind is unknown) and its status. */
+export interface JobView extends JobRow {
+  m: string | null;
+  n: string | null;
+  k: number | null;
+  committed: number;
+  proven: number;
+  slashed: number;
+  status: JobStatus;
+}
+
+/** The job market's figures derived from events (persisted). */
+export interface JobTotals {
+  posted: number;
+  /** Fees escrowed by JobPosted, ever (wei). */
+  feesPosted: string;
+  /** Fee shares paid to miners (JobFeePaid) and refunded to requesters (JobRefunded) (wei). */
+  feesPaid: string;
+  feesRefunded: string;
+  /** DEMLE minted by JobRewardMinted (smallest unit). */
+  rewards: string;
+  /** Work units and output tiles verified by accepted job proofs. */
+  macs: string;
+  tilesChecked: string;
+  slots: { committed: number; proven: number; slashed: number };
+  /** Job bonds forfeited: bounties paid to slashers and the rest burned (wei). */
+  bounties: string;
+  burned: string;
+  /** Jobs dropped from the state because they were finished and too old (by their final status). */
+  pruned: { done: number; refunded: number };
+}
+
+/** The job totals as shown: with the fees still escrowed and the jobs by status. */
+export interface JobSummary extends JobTotals {
+  /** feesPosted − feesPaid − feesRefunded (wei). */
+  feesEscrowed: string;
+  byStatus: Record<JobStatus, number>;
 }
 
 export interface EpochRow {
@@ -85,6 +198,24 @@ export interface DerivedState {
   feed: FeedEntry[];
   supplyHistory: Point[];
   balanceHistory: Record<string, Point[]>;
+  /** Jobs by id (finished ones beyond JOBS_KEPT are dropped, oldest first). */
+  jobs: Record<string, JobRow>;
+  /** The job of each assignment of a kept job. */
+  assignmentJobs: Record<string, string>;
+  jobTotals: JobTotals;
+}
+
+/** A job kind of the deployment (DemleMining.jobKind(i)). */
+export interface JobKindInfo {
+  verifier: string;
+  macsPerTile: number;
+  tilesPerProof: number;
+  proofsPerJob: number;
+  tileRows: number;
+  tileCols: number;
+  depth: number;
+  maxRowBlocksLog2: number;
+  maxColBlocksLog2: number;
 }
 
 export interface ChainInfo {
@@ -105,6 +236,8 @@ export interface ChainInfo {
     maxRowBlocksLog2: number;
     maxColBlocksLog2: number;
   }[];
+  /** The job kinds (empty for a deployment without a job market). */
+  jobKinds: JobKindInfo[];
   params: {
     proofsPerCommitment: number;
     epochLength: number;
@@ -156,6 +289,9 @@ export interface Snapshot {
   /** Newest first. */
   feed: FeedEntry[];
   series: { supply: Point[]; balances: Record<string, Point[]> };
+  /** Newest first, at most JOBS_SHOWN. */
+  jobs: JobView[];
+  jobTotals: JobSummary;
 }
 
 /** What changed since version `prev`. Points replace a series' last point when they have its block. */
@@ -172,6 +308,9 @@ export interface Delta {
   /** Oldest first. */
   feed: FeedEntry[];
   series: { supply: Point[]; balances: Record<string, Point[]> };
+  /** Jobs changed by events, or whose status changed with the head block. */
+  jobs: JobView[];
+  jobTotals: JobSummary;
 }
 
 export type DashboardUpdate =
@@ -213,11 +352,16 @@ export interface IndexerOptions {
   readonly log?: (line: string) => void;
 }
 
-const STATE_VERSION = 1;
+/** Version 2: jobs (version 1 files are ignored and the chain indexed again). */
+const STATE_VERSION = 2;
 const ZERO = "0x0000000000000000000000000000000000000000";
 const DECIMALS = 18;
 const UNIT = 10n ** BigInt(DECIMALS);
 const EPOCHS_KEPT = 500;
+/** Finished jobs (done or refunded) kept in the state; older finished ones are dropped. */
+const JOBS_KEPT = 1000;
+/** Jobs in a snapshot (newest first). */
+export const JOBS_SHOWN = 100;
 const MAX_CHUNKS_PER_POLL = 20;
 
 interface PersistedState {
@@ -244,6 +388,21 @@ export function emptyState(): DerivedState {
     feed: [],
     supplyHistory: [],
     balanceHistory: {},
+    jobs: {},
+    assignmentJobs: {},
+    jobTotals: {
+      posted: 0,
+      feesPosted: "0",
+      feesPaid: "0",
+      feesRefunded: "0",
+      rewards: "0",
+      macs: "0",
+      tilesChecked: "0",
+      slots: { committed: 0, proven: 0, slashed: 0 },
+      bounties: "0",
+      burned: "0",
+      pruned: { done: 0, refunded: 0 },
+    },
   };
 }
 
@@ -254,9 +413,13 @@ export function toTokens(amount: bigint): number {
 
 const add = (a: string, b: string | bigint): string => (BigInt(a) + BigInt(b)).toString();
 
+/** The `macs` entry (verified MACs by op) of accepted job proofs: linear layers in input-root mode. */
+export const JOB_MACS_KEY = "linear (jobs)";
+
 /** Changes made while applying events, for a delta. */
 interface Touch {
   accounts: Set<string>;
+  jobs: Set<string>;
   epochs: Set<string>;
   feed: FeedEntry[];
   supplyPoints: Point[];
@@ -264,7 +427,14 @@ interface Touch {
 }
 
 function newTouch(): Touch {
-  return { accounts: new Set(), epochs: new Set(), feed: [], supplyPoints: [], balancePoints: new Map() };
+  return {
+    accounts: new Set(),
+    jobs: new Set(),
+    epochs: new Set(),
+    feed: [],
+    supplyPoints: [],
+    balancePoints: new Map(),
+  };
 }
 
 interface Limits {
@@ -301,7 +471,20 @@ function pushPoint(series: Point[], point: Point, max: number): void {
 function account(state: DerivedState, address: string): AccountRow {
   let row = state.accounts[address];
   if (!row) {
-    row = { address, balance: "0", earned: "0", miner: false, commitments: 0, proven: 0, slashed: 0, macs: "0" };
+    row = {
+      address,
+      balance: "0",
+      earned: "0",
+      miner: false,
+      commitments: 0,
+      proven: 0,
+      slashed: 0,
+      macs: "0",
+      jobSlots: 0,
+      jobsProven: 0,
+      jobsSlashed: 0,
+      jobFees: "0",
+    };
     state.accounts[address] = row;
   }
   return row;
@@ -312,6 +495,12 @@ export function applyEvent(state: DerivedState, event: ChainEvent, limits: Limit
   const a = event.args;
   state.events++;
   const touchAccount = (address: string) => touch?.accounts.add(address);
+  const touchJob = (id: string) => touch?.jobs.add(id);
+  const slotOf = (assignmentId: string) => {
+    const job = state.jobs[state.assignmentJobs[assignmentId] ?? ""];
+    const slot = job?.slots.find((x) => x.assignmentId === assignmentId);
+    return job && slot ? { job, slot } : undefined;
+  };
   const epochRow = (epoch: number) => state.epochs[String(epoch)];
   let inFeed = true;
   switch (event.name) {
@@ -400,6 +589,134 @@ export function applyEvent(state: DerivedState, event: ChainEvent, limits: Limit
       }
       break;
     }
+    case "JobPosted": {
+      const t = state.jobTotals;
+      t.posted++;
+      t.feesPosted = add(t.feesPosted, a.fee!);
+      state.jobs[a.jobId!] = {
+        id: a.jobId!,
+        requester: a.requester!,
+        kind: Number(a.kind),
+        shape: Number(a.shape),
+        redundancy: Number(a.redundancy),
+        deadline: Number(a.deadline),
+        fee: a.fee!,
+        modelHash: a.modelHash!,
+        inputUri: a.inputUri!,
+        block: event.block,
+        time: event.time,
+        tx: event.tx,
+        slots: [],
+        feesPaid: "0",
+        refunded: "0",
+        rewards: "0",
+      };
+      touchJob(a.jobId!);
+      pruneJobs(state);
+      break;
+    }
+    case "JobCommitted": {
+      state.jobTotals.slots.committed++;
+      const job = state.jobs[a.jobId!];
+      if (job) {
+        job.slots.push({
+          assignmentId: a.assignmentId!,
+          miner: a.miner!,
+          outputRoot: a.outputRoot!,
+          bond: a.bond!,
+          block: event.block,
+          status: "committed",
+          fee: "0",
+          reward: "0",
+        });
+        state.assignmentJobs[a.assignmentId!] = job.id;
+        touchJob(job.id);
+      }
+      const row = account(state, a.miner!);
+      row.miner = true;
+      row.jobSlots++;
+      touchAccount(a.miner!);
+      break;
+    }
+    case "JobProofAccepted": {
+      const t = state.jobTotals;
+      t.slots.proven++;
+      t.macs = add(t.macs, a.macs!);
+      t.tilesChecked = add(t.tilesChecked, a.tilesChecked!);
+      state.macs[JOB_MACS_KEY] = add(state.macs[JOB_MACS_KEY] ?? "0", a.macs!);
+      const s = slotOf(a.assignmentId!);
+      if (s) {
+        s.slot.status = "proven";
+        s.slot.macs = a.macs!;
+        touchJob(s.job.id);
+      }
+      account(state, a.miner!).jobsProven++;
+      touchAccount(a.miner!);
+      break;
+    }
+    case "JobFeePaid": {
+      const t = state.jobTotals;
+      t.feesPaid = add(t.feesPaid, a.amount!);
+      const job = state.jobs[a.jobId!];
+      if (job) {
+        job.feesPaid = add(job.feesPaid, a.amount!);
+        const slot = job.slots.find((x) => x.miner === a.miner);
+        if (slot) slot.fee = add(slot.fee, a.amount!);
+        touchJob(job.id);
+      }
+      const row = account(state, a.miner!);
+      row.jobFees = add(row.jobFees, a.amount!);
+      touchAccount(a.miner!);
+      break;
+    }
+    case "JobRewardMinted": {
+      state.jobTotals.rewards = add(state.jobTotals.rewards, a.amount!);
+      const s = slotOf(a.assignmentId!);
+      if (s) {
+        s.slot.reward = add(s.slot.reward, a.amount!);
+        s.job.rewards = add(s.job.rewards, a.amount!);
+        touchJob(s.job.id);
+      }
+      const row = account(state, a.miner!);
+      row.earned = add(row.earned, a.amount!);
+      row.lastEarn = {
+        block: event.block,
+        time: event.time,
+        amount: a.amount!,
+        id: a.assignmentId!,
+        ...(s ? { job: s.job.id } : {}),
+      };
+      touchAccount(a.miner!);
+      break;
+    }
+    case "JobBondReturned":
+      break;
+    case "JobSlashed": {
+      const t = state.jobTotals;
+      t.slots.slashed++;
+      t.bounties = add(t.bounties, a.bounty!);
+      t.burned = add(t.burned, a.burned!);
+      // DemleMining adds burned job bonds to burnedBonds, like seed-work bonds.
+      state.burnedBonds = add(state.burnedBonds, a.burned!);
+      const s = slotOf(a.assignmentId!);
+      if (s) {
+        Object.assign(s.slot, { status: "slashed", slasher: a.slasher!, bounty: a.bounty!, burned: a.burned! });
+        touchJob(s.job.id);
+      }
+      account(state, a.miner!).jobsSlashed++;
+      touchAccount(a.miner!);
+      break;
+    }
+    case "JobRefunded": {
+      state.jobTotals.feesRefunded = add(state.jobTotals.feesRefunded, a.amount!);
+      const job = state.jobs[a.jobId!];
+      if (job) {
+        job.refunded = add(job.refunded, a.amount!);
+        job.refundedAt = event.block;
+        touchJob(job.id);
+      }
+      break;
+    }
     case "Transfer": {
       const value = BigInt(a.value!);
       const point = (series: Point[], amount: string): Point => {
@@ -446,6 +763,54 @@ export function applyEvent(state: DerivedState, event: ChainEvent, limits: Limit
   }
 }
 
+/** Whether no event can change the job any more (refunded, or every slot proven). */
+function jobFinished(job: JobRow): "done" | "refunded" | undefined {
+  if (job.refundedAt !== undefined) return "refunded";
+  return job.slots.filter((s) => s.status === "proven").length === job.redundancy ? "done" : undefined;
+}
+
+/** Drops the oldest finished jobs beyond JOBS_KEPT (their events are over; the totals keep them). */
+function pruneJobs(state: DerivedState): void {
+  const ids = Object.keys(state.jobs);
+  if (ids.length <= JOBS_KEPT) return;
+  const finished = ids
+    .map((id) => ({ id, final: jobFinished(state.jobs[id]!) }))
+    .filter((x) => x.final !== undefined)
+    .sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
+  for (const { id, final } of finished.slice(0, ids.length - JOBS_KEPT)) {
+    for (const slot of state.jobs[id]!.slots) delete state.assignmentJobs[slot.assignmentId];
+    delete state.jobs[id];
+    state.jobTotals.pruned[final!]++;
+  }
+}
+
+/** A job's status at head block `head` (D + W: the challenge delay plus the proof window). */
+export function jobStatus(job: JobRow, head: number, delayAndWindow: number): JobStatus {
+  const final = jobFinished(job);
+  if (final) return final;
+  if (head > job.deadline) return "expired";
+  if (job.slots.length >= job.redundancy) return "full";
+  return head + delayAndWindow <= job.deadline ? "open" : "closed";
+}
+
+/** A job with its size (from its kind) and its status. */
+export function jobView(job: JobRow, kinds: readonly JobKindInfo[], head: number, delayAndWindow: number): JobView {
+  const kind = kinds[job.kind];
+  const dr = BigInt(job.shape & 0xff);
+  const dc = BigInt(job.shape >> 8);
+  const count = (status: JobSlot["status"]) => job.slots.filter((s) => s.status === status).length;
+  return {
+    ...job,
+    m: kind ? String(BigInt(kind.tileRows) << dr) : null,
+    n: kind ? String(BigInt(kind.tileCols) << dc) : null,
+    k: kind ? kind.depth : null,
+    committed: job.slots.length,
+    proven: count("proven"),
+    slashed: count("slashed"),
+    status: jobStatus(job, head, delayAndWindow),
+  };
+}
+
 function compareEvents(x: ChainEvent, y: ChainEvent): number {
   return x.block - y.block || x.logIndex - y.logIndex;
 }
@@ -453,6 +818,11 @@ function compareEvents(x: ChainEvent, y: ChainEvent): number {
 function sameEvents(a: readonly ChainEvent[], b: readonly ChainEvent[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((e, i) => e.blockHash === b[i]!.blockHash && e.logIndex === b[i]!.logIndex);
+}
+
+function newestJobFirst(x: JobRow, y: JobRow): number {
+  const d = BigInt(y.id) - BigInt(x.id);
+  return d > 0n ? 1 : d < 0n ? -1 : 0;
 }
 
 function byBalance(x: AccountRow, y: AccountRow): number {
@@ -464,6 +834,24 @@ function errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split("\n")[0]!.slice(0, 300);
 }
+
+/** DemleMining's events the indexer reads (the job market's are skipped when the ABI has none). */
+const MINING_EVENTS = [
+  "EpochOpened",
+  "Committed",
+  "ProofAccepted",
+  "RewardMinted",
+  "BondReturned",
+  "Slashed",
+  "JobPosted",
+  "JobCommitted",
+  "JobProofAccepted",
+  "JobFeePaid",
+  "JobRewardMinted",
+  "JobBondReturned",
+  "JobSlashed",
+  "JobRefunded",
+] as const;
 
 export class Indexer implements DashboardSource {
   private providerValue?: Provider;
@@ -487,6 +875,8 @@ export class Indexer implements DashboardSource {
   private readonly stopping = new AbortController();
   private lastPersist = 0;
   private dirty = false;
+  /** Status of each job as last published (a job whose status changes with the head goes into the next delta). */
+  private shownStatus = new Map<string, JobStatus>();
 
   constructor(private readonly options: IndexerOptions) {
     if (typeof options.provider !== "function") this.providerValue = options.provider;
@@ -607,6 +997,7 @@ export class Indexer implements DashboardSource {
         maxColBlocksLog2: Number(layer.maxColBlocksLog2),
       });
     }
+    const jobKinds = await this.readJobKinds(mining);
     const info: ChainInfo = {
       chainId: network.chainId.toString(),
       mining: await mining.getAddress(),
@@ -618,6 +1009,7 @@ export class Indexer implements DashboardSource {
       reorgDepth: this.reorgDepth,
       pollMs: this.pollMs,
       layers,
+      jobKinds,
       params: {
         proofsPerCommitment: Number(p.proofsPerCommitment),
         epochLength: Number(p.epochLength),
@@ -632,6 +1024,34 @@ export class Indexer implements DashboardSource {
     await this.restore(info);
     this.info = info;
     this.publishSnapshot();
+  }
+
+  /** The deployment's job kinds, each read once (none when the ABI or the contract has no job market). */
+  private async readJobKinds(mining: Contract): Promise<JobKindInfo[]> {
+    if (!this.miningIface.getFunction("jobKindCount")) return [];
+    let count: bigint;
+    try {
+      count = (await mining.getFunction("jobKindCount")()) as bigint;
+    } catch (error) {
+      if (isError(error, "CALL_EXCEPTION") || isError(error, "BAD_DATA")) return []; // a contract before jobs
+      throw error;
+    }
+    const kinds: JobKindInfo[] = [];
+    for (let i = 0; i < Number(count); i++) {
+      const k = (await mining.getFunction("jobKind")(i)) as Record<string, bigint | string>;
+      kinds.push({
+        verifier: String(k.verifier),
+        macsPerTile: Number(k.macsPerTile),
+        tilesPerProof: Number(k.tilesPerProof),
+        proofsPerJob: Number(k.proofsPerJob),
+        tileRows: Number(k.tileRows),
+        tileCols: Number(k.tileCols),
+        depth: Number(k.depth),
+        maxRowBlocksLog2: Number(k.maxRowBlocksLog2),
+        maxColBlocksLog2: Number(k.maxColBlocksLog2),
+      });
+    }
+    return kinds;
   }
 
   private async restore(info: ChainInfo): Promise<void> {
@@ -711,8 +1131,8 @@ export class Indexer implements DashboardSource {
     const info = this.info!;
     const topics = [
       [
-        ...["EpochOpened", "Committed", "ProofAccepted", "RewardMinted", "BondReturned", "Slashed"].map(
-          (name) => this.miningIface.getEvent(name)!.topicHash,
+        ...MINING_EVENTS.map((name) => this.miningIface.getEvent(name)?.topicHash).filter(
+          (topic): topic is string => topic !== undefined,
         ),
         this.tokenIface.getEvent("Transfer")!.topicHash,
       ],
@@ -845,12 +1265,35 @@ export class Indexer implements DashboardSource {
     return { total: s.total, pending: pending.length - expired, proven: s.proven, expired, slashed: s.slashed };
   }
 
+  private jobView(job: JobRow): JobView {
+    const p = this.info?.params;
+    return jobView(job, this.info?.jobKinds ?? [], this.head?.block ?? 0, p ? p.challengeDelay + p.proofWindow : 0);
+  }
+
+  /** Every kept job as shown now, and the job totals with the fees still escrowed and the jobs by status. */
+  private jobFigures(): { views: JobView[]; summary: JobSummary } {
+    const t = this.live.jobTotals;
+    const views = Object.values(this.live.jobs).map((job) => this.jobView(job));
+    const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    for (const view of views) byStatus[view.status]++;
+    byStatus.done += t.pruned.done;
+    byStatus.refunded += t.pruned.refunded;
+    const feesEscrowed = BigInt(t.feesPosted) - BigInt(t.feesPaid) - BigInt(t.feesRefunded);
+    return { views, summary: { ...structuredClone(t), feesEscrowed: feesEscrowed.toString(), byStatus } };
+  }
+
+  /** Job totals (for metrics). */
+  jobSummary(): JobSummary {
+    return this.jobFigures().summary;
+  }
+
   private tokenFigures(): Snapshot["token"] {
     return { supply: this.live.supply, cap: this.info?.cap ?? "0", burnedBonds: this.live.burnedBonds };
   }
 
   snapshot(): Snapshot {
     const s = this.live;
+    const jobs = this.jobFigures();
     return {
       version: this.version,
       ...(this.info ? { chain: this.info } : {}),
@@ -866,17 +1309,24 @@ export class Indexer implements DashboardSource {
       accounts: Object.values(s.accounts).sort(byBalance),
       feed: [...s.feed].reverse(),
       series: { supply: s.supplyHistory, balances: s.balanceHistory },
+      jobs: jobs.views.sort(newestJobFirst).slice(0, JOBS_SHOWN),
+      jobTotals: jobs.summary,
     };
   }
 
   private publishSnapshot(): void {
     this.version++;
-    this.emit({ type: "snapshot", snapshot: this.snapshot() });
+    const snapshot = this.snapshot();
+    this.shownStatus = new Map(this.jobFigures().views.map((v) => [v.id, v.status]));
+    this.emit({ type: "snapshot", snapshot });
   }
 
   private publishDelta(touch: Touch): void {
     const prev = this.version++;
     const s = this.live;
+    const jobs = this.jobFigures();
+    const changed = jobs.views.filter((v) => touch.jobs.has(v.id) || this.shownStatus.get(v.id) !== v.status);
+    this.shownStatus = new Map(jobs.views.map((v) => [v.id, v.status]));
     this.emit({
       type: "delta",
       delta: {
@@ -891,6 +1341,8 @@ export class Indexer implements DashboardSource {
         accounts: [...touch.accounts].map((a) => s.accounts[a]!),
         feed: touch.feed,
         series: { supply: touch.supplyPoints, balances: Object.fromEntries(touch.balancePoints) },
+        jobs: changed.sort(newestJobFirst),
+        jobTotals: jobs.summary,
       },
     });
   }

@@ -25,6 +25,7 @@ import {
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   Indexer,
+  JOB_STATUSES,
   toTokens,
   type DashboardSource,
   type DashboardUpdate,
@@ -329,6 +330,56 @@ function dashboardMetrics(
       for (const [op, macs] of Object.entries(snapshot().macs)) g.set({ op }, Number(macs));
     },
     ["op"],
+  );
+  // Job market. Figures derived from the chain's events: gauges (a reorg can lower them), named as totals.
+  const jobs = () => snapshot().jobTotals;
+  gauge("demle_jobs_posted_total", "Jobs posted (JobPosted)", (g) => g.set(jobs().posted));
+  gauge("demle_jobs_open", "Jobs accepting commitments at the head block (a slot free, deadline far enough)", (g) =>
+    g.set(jobs().byStatus.open),
+  );
+  gauge(
+    "demle_jobs",
+    "Jobs by status at the head block (open, full, closed, expired, done, refunded)",
+    (g) => {
+      g.reset();
+      const byStatus = jobs().byStatus;
+      for (const status of JOB_STATUSES) g.set({ status }, byStatus[status]);
+    },
+    ["status"],
+  );
+  gauge(
+    "demle_job_slots",
+    "Job slots: committed (taken, whatever became of them), proven, slashed",
+    (g) => {
+      g.reset();
+      const slots = jobs().slots;
+      for (const status of ["committed", "proven", "slashed"] as const) g.set({ status }, slots[status]);
+    },
+    ["status"],
+  );
+  gauge("demle_job_fees_posted_wei_total", "Job fees escrowed by requesters, ever (wei)", (g) =>
+    g.set(Number(jobs().feesPosted)),
+  );
+  gauge("demle_job_fees_escrowed_wei", "Job fees still held: posted − paid − refunded (wei)", (g) =>
+    g.set(Number(jobs().feesEscrowed)),
+  );
+  gauge("demle_job_fees_paid_wei_total", "Job fee shares paid to miners (wei)", (g) => g.set(Number(jobs().feesPaid)));
+  gauge("demle_job_fees_refunded_wei_total", "Job fee shares refunded to requesters (wei)", (g) =>
+    g.set(Number(jobs().feesRefunded)),
+  );
+  gauge("demle_job_rewards_tokens_total", "DEMLE minted for proven job slots (whole tokens)", (g) =>
+    g.set(toTokens(BigInt(jobs().rewards))),
+  );
+  gauge(
+    "demle_account_job_fees_wei",
+    "Job fee shares paid to each miner (wei)",
+    (g) => {
+      g.reset();
+      for (const row of snapshot().accounts) {
+        if (row.jobFees !== "0") g.set({ account: row.address }, Number(row.jobFees));
+      }
+    },
+    ["account"],
   );
   gauge(
     "demle_account_balance_tokens",

@@ -100,6 +100,7 @@ describe("dashboard indexer", () => {
     const deployed = await new ContractFactory(miningArtifact.abi, miningArtifact.bytecode, signers[0]!).deploy(
       [{ verifier: await verifier.getAddress(), ...LAYER }],
       PARAMS,
+      [], // no job kinds: jobs are test/dashboard-jobs.test.ts's
     );
     const receipt = await deployed.deploymentTransaction()!.wait();
     deployBlock = receipt!.blockNumber;

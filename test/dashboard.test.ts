@@ -4,8 +4,8 @@
 // in-process Hardhat network; real miners (ONNX Runtime, Poseidon commitments, real Groth16 proofs) talk to it
 // directly, the dashboard through a proxy the test switches off to cut the RPC. Checks: balances on the page equal
 // balanceOf; an accepted proof reaches the feed, the chart and the earning cue; "disconnected" shows and clears by
-// itself; a reload shows the same state; the page loads nothing from outside; 100 miners stay readable (synthetic
-// state). Measures block-to-screen latency and page weight; writes screenshots to test-artifacts/ (gitignored).
+// itself; a reload shows the same state; the page loads nothing from outside; 100 miners and 100 jobs stay readable
+// (synthetic state, with hostile inputUri text); a job posted, taken and proven on the chain shows in the Jobs table. Measures block-to-screen latency and page weight; writes screenshots to test-artifacts/ (gitignored).
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,17 +13,26 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import hre from "hardhat";
-import { Contract, JsonRpcProvider, NonceManager, type TransactionReceipt } from "ethers";
+import {
+  Contract,
+  ContractFactory,
+  JsonRpcProvider,
+  NonceManager,
+  parseEther,
+  type InterfaceAbi,
+  type TransactionReceipt,
+} from "ethers";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DashboardSource, DashboardUpdate, Snapshot } from "../dashboard/indexer.js";
+import type { DashboardSource, DashboardUpdate, JobView, Snapshot } from "../dashboard/indexer.js";
 import { createDashboardServer, startDashboard, type Dashboard } from "../dashboard/server.js";
 import { loadArtifact } from "../miner/artifacts.js";
 import { MINING_CIRCUITS, prepareCircuit, type PreparedCircuit } from "../miner/circuits.js";
-import { deployDemle, miningParams, type Deployment, type MiningParams } from "../miner/deploy.js";
+import { miningLayer, miningParams, type MiningParams } from "../miner/deploy.js";
 import { MinerMetrics } from "../miner/metrics.js";
 import { Miner } from "../miner/miner.js";
 import { ProverPool } from "../prover/pool.js";
+import { compileVerifier } from "../prover/verifier-contract.js";
 import { launchChromium } from "./helpers/browser.js";
 
 const ARTIFACTS = path.resolve("test-artifacts");
@@ -127,8 +136,43 @@ describe("dashboard in a real browser", () => {
       proven: 9 + i,
       slashed: i % 7 === 0 ? 1 : 0,
       macs: String(4096 * (9 + i)),
+      jobSlots: i % 3,
+      jobsProven: i % 3 === 0 ? 0 : 1,
+      jobsSlashed: 0,
+      jobFees: String(BigInt(i % 3 === 0 ? 0 : 1) * 12_345_678_901_234_567n),
       lastEarn: { block: 900 + i, time: 1_750_000_000 + i, amount: String(4096n * 10n ** 14n), id: String(i) },
     }));
+    // Hostile text in every inputUri: the page must show it as text, never parse it.
+    const HOSTILE = '<img src=x onerror="window.pwned=1"><b>bold</b>';
+    const statuses = ["open", "full", "closed", "expired", "done", "refunded"] as const;
+    const jobs: JobView[] = Array.from({ length: 100 }, (_, n) => {
+      const i = 149 - n; // 150 posted, the newest 100 shown
+      return {
+        id: String(i),
+        requester: hex(i + 1),
+        kind: i % 2,
+        shape: 3 + 256 * 2,
+        redundancy: 3,
+        deadline: 1200 + i,
+        fee: String(3n * 10n ** 16n),
+        modelHash: `0x${"cd".repeat(32)}`,
+        inputUri: `http://127.0.0.1:8091/blobs/${"e3".repeat(32)}${HOSTILE}`,
+        block: 800 + i,
+        time: 1_750_000_000 + i,
+        tx: `0x${i.toString(16).padStart(64, "2")}`,
+        slots: [],
+        feesPaid: String(10n ** 16n),
+        refunded: "0",
+        rewards: "0",
+        m: "8192",
+        n: "4096",
+        k: 4096,
+        committed: 3,
+        proven: 1,
+        slashed: 1,
+        status: statuses[i % statuses.length]!,
+      };
+    });
     const snapshot: Snapshot = {
       version: 1,
       chain: {
@@ -150,6 +194,7 @@ describe("dashboard in a real browser", () => {
             maxColBlocksLog2: 3,
           },
         ],
+        jobKinds: [],
         params: {
           proofsPerCommitment: 4,
           epochLength: 20,
@@ -193,6 +238,22 @@ describe("dashboard in a real browser", () => {
           ]),
         ),
       },
+      jobs,
+      jobTotals: {
+        posted: 150,
+        feesPosted: String(150n * 3n * 10n ** 16n),
+        feesPaid: String(100n * 10n ** 16n),
+        feesRefunded: String(10n ** 17n),
+        feesEscrowed: String(150n * 3n * 10n ** 16n - 100n * 10n ** 16n - 10n ** 17n),
+        rewards: String(10n ** 20n),
+        macs: "0",
+        tilesChecked: "0",
+        slots: { committed: 300, proven: 100, slashed: 100 },
+        bounties: "0",
+        burned: "0",
+        pruned: { done: 0, refunded: 0 },
+        byStatus: { open: 17, full: 17, closed: 17, expired: 17, done: 16, refunded: 16 },
+      },
     };
     const source: DashboardSource = {
       snapshot: () => snapshot,
@@ -223,6 +284,23 @@ describe("dashboard in a real browser", () => {
           minersNote: document.querySelector("#miners-note")!.textContent,
           feedRows: document.querySelectorAll("#feed li").length,
           overflowX: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+          jobRows: document.querySelectorAll("#jobs tbody tr[data-job]").length,
+          jobIds: [...document.querySelectorAll("#jobs tbody tr[data-job]")].map(
+            (tr) => (tr as HTMLElement).dataset.job,
+          ),
+          jobsWidth: (() => {
+            const box = document.querySelector("#jobs")!.closest(".scroll")!;
+            return { scroll: box.scrollWidth, client: box.clientWidth };
+          })(),
+          tallestJobRow: Math.max(
+            ...[...document.querySelectorAll("#jobs tbody tr")].map((r) => (r as HTMLElement).offsetHeight),
+          ),
+          jobsNote: document.querySelector("#jobs-note")!.textContent,
+          injected: document.querySelectorAll("#jobs img, #jobs b, main img").length,
+          pwned: (window as never as { pwned?: number }).pwned ?? 0,
+          uri: (document.querySelector('#jobs tr[data-job="149"] td.uri') as HTMLElement).textContent,
+          firstJob: (document.querySelector('#jobs tr[data-job="149"]') as HTMLElement).innerText,
+          jobTotals: document.querySelector("#job-totals")!.textContent,
         };
       });
       expect(layout.rows).toBe(100);
@@ -237,6 +315,22 @@ describe("dashboard in a real browser", () => {
       expect(layout.minersNote).toBe("100 miners, 100 accounts");
       expect(layout.feedRows).toBe(150);
       expect(layout.overflowX).toBe(false);
+      // Jobs: newest first, the 100 the server sent, every column visible, one line each, hostile text as text.
+      expect(layout.jobRows).toBe(100);
+      expect(layout.jobIds[0]).toBe("149");
+      expect(layout.jobIds.at(-1)).toBe("50");
+      expect(layout.jobsWidth.scroll).toBeLessThanOrEqual(layout.jobsWidth.client); // no sideways scrolling
+      expect(layout.tallestJobRow).toBeLessThan(40);
+      expect(layout.jobsNote).toBe("150 posted; the newest 100 shown");
+      expect(layout.injected).toBe(0);
+      expect(layout.pwned).toBe(0);
+      expect(layout.uri).toBe(jobs[0]!.inputUri);
+      expect(layout.firstJob).toContain("8,192×4,096, K 4,096");
+      expect(layout.firstJob).toContain("refunded"); // statuses[149 % 6]
+      expect(await page.$eval('#jobs tr[data-job="147"] td.status', (td) => td.textContent)).toBe(
+        "expired (refundable)",
+      );
+      expect(layout.jobTotals).toContain("posted150");
       // Sorted by balance, exact amounts in the title.
       const first = await page.$eval("#miners tbody tr td.balance", (td) => (td as HTMLElement).title);
       expect(first).toBe("100.0");
@@ -252,7 +346,7 @@ describe("dashboard in a real browser", () => {
     let rpcServer: Awaited<ReturnType<typeof hre.network.createServer>>;
     let chain: JsonRpcProvider;
     let proxy: RpcProxy;
-    let deployment: Deployment;
+    let deployment: { mining: string; token: string; deployBlock: number };
     let params: MiningParams;
     let dashboard: Dashboard;
     let page: Page;
@@ -267,6 +361,17 @@ describe("dashboard in a real browser", () => {
     const shape = { rowBlocksLog2: 3, colBlocksLog2: 3 };
     const requested: string[] = [];
     let firstVisit: { requests: string[]; wire: number; decoded: number };
+    /** One job kind whose verifier is the test mock (a "proof" is accepted iff its first word is 1). */
+    const JOB_KIND = {
+      macsPerTile: 4 * 8 * 16,
+      tilesPerProof: 1,
+      proofsPerJob: 1,
+      tileRows: 4,
+      tileCols: 8,
+      depth: 16,
+      maxRowBlocksLog2: 3,
+      maxColBlocksLog2: 3,
+    };
 
     const seenAt = (key: string) =>
       page
@@ -316,7 +421,29 @@ describe("dashboard in a real browser", () => {
       chain = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
       await chain.send("evm_setIntervalMining", [250]);
       params = miningParams({ proofsPerCommitment: 2, epochLength: 40, challengeDelay: 2, proofWindow: 200 });
-      deployment = await deployDemle(await chain.getSigner(0), "gemm-demo", [prepared], params);
+      // The "gemm-demo" workload's real verifier for seed work, and one job kind with the mock verifier: deployed
+      // here (deployDemle takes job circuits with real verifiers).
+      const deployer = await chain.getSigner(0);
+      const deployed = async (artifact: { abi: InterfaceAbi; bytecode: string }, ...args: unknown[]) => {
+        const contract = await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(...args);
+        const receipt = await contract.deploymentTransaction()!.wait();
+        return { contract, address: await contract.getAddress(), block: receipt!.blockNumber };
+      };
+      const seedVerifier = await deployed(compileVerifier(prepared.setup.verifierPath));
+      const jobVerifier = await deployed(
+        await loadArtifact("test/TestVerifier6AcceptsMarkedProofs.sol", "TestVerifier6AcceptsMarkedProofs"),
+      );
+      const mining = await deployed(
+        await loadArtifact("DemleMining.sol", "DemleMining"),
+        [miningLayer(circuit, seedVerifier.address)],
+        params,
+        [{ verifier: jobVerifier.address, ...JOB_KIND }],
+      );
+      deployment = {
+        mining: mining.address,
+        token: (await mining.contract.getFunction("token")()) as string,
+        deployBlock: mining.block,
+      };
       token = new Contract(
         deployment.token,
         [
@@ -466,6 +593,76 @@ describe("dashboard in a real browser", () => {
       }
     });
 
+    it("shows a job posted, taken and proven on the chain in the Jobs table and the miners table", async () => {
+      const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
+      const market = (index: number) => chain.getSigner(index).then((s) => new Contract(deployment.mining, abi, s));
+      const [requester, miner] = [
+        await (await chain.getSigner(5)).getAddress(),
+        await (await chain.getSigner(6)).getAddress(),
+      ];
+      const fee = parseEther("0.02");
+      const [dr, dc] = [1, 2];
+      const deadline = (await chain.getBlockNumber()) + 400;
+      const uri = "http://127.0.0.1:9/blobs/x<script>window.pwned=1</script>";
+      const post = await (await market(5)).getFunction("postJob")(
+        0,
+        `0x${"ab".repeat(32)}`,
+        1n,
+        2n,
+        uri,
+        dr + 256 * dc,
+        2,
+        deadline,
+        { value: fee },
+      );
+      await post.wait();
+      const row = '#jobs tr[data-job="0"]';
+      await page.waitForSelector(`${row}[data-status="open"]`, { timeout: 10_000 });
+      const cells = () =>
+        page.$$eval(`${row} td`, (tds) => tds.map((td) => [td.textContent, (td as HTMLElement).dataset.wei ?? null]));
+      let shown = await cells();
+      expect(shown[0]![0]).toBe("0");
+      expect(shown[1]![0]).toBe(`${requester.slice(0, 6)}…${requester.slice(-4)}`);
+      expect(shown[3]![0]).toBe(`${4 * 2 ** dr}×${8 * 2 ** dc}, K 16`);
+      expect(shown[4]![1]).toBe(String(fee));
+      expect(shown[4]![0]).toBe("0.02");
+      expect(shown[5]![0]).toBe("2");
+      expect(shown[6]![0]).toBe("0 / 0");
+      expect(shown[7]![0]).toBe("open");
+      expect(shown[11]![0]).toBe(uri);
+      expect(await page.evaluate(() => (window as never as { pwned?: number }).pwned)).toBeUndefined();
+
+      // A miner takes a slot and proves it: its fee share shows on the job and in the miners table.
+      const bond = params.bondPerTile * 2n ** BigInt(dr + dc);
+      const commit = await (await market(6)).getFunction("commitJob")(0, 77n, { value: bond });
+      const committed = await commit.wait();
+      const assignmentId = (committed.logs as never[])
+        .map((l) => new Contract(deployment.mining, abi).interface.parseLog(l))
+        .find((l) => l?.name === "JobCommitted")!.args[0] as bigint;
+      await page.waitForFunction((sel) => document.querySelector(`${sel} td.slots`)?.textContent === "1 / 0", row);
+      while ((await chain.getBlockNumber()) <= committed.blockNumber + params.challengeDelay) await sleep(100);
+      await (await (await market(6)).getFunction("proveJob")(assignmentId, [[1n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]])).wait();
+      await page.waitForFunction((sel) => document.querySelector(`${sel} td.slots`)?.textContent === "1 / 1", row, {
+        timeout: 10_000,
+      });
+      shown = await cells();
+      expect(shown[8]![1]).toBe(String(fee / 2n)); // paid: one of two slots
+      expect(shown[9]![1]).toBe("0"); // nothing refunded before the deadline
+      expect(shown[7]![0]).toBe("open"); // the second slot is still free
+      await page.waitForFunction((a) => document.querySelector(`#miners tr[data-address="${a}"] td.job-fees`), miner);
+      expect(
+        await page.$eval(`#miners tr[data-address="${miner}"] td.job-fees`, (td) => (td as HTMLElement).dataset.wei),
+      ).toBe(String(fee / 2n));
+      expect(
+        await page.$eval('#job-totals dd[data-count="fees paid to miners"]', (dd) => (dd as HTMLElement).title),
+      ).toBe("0.01 ETH");
+      const metrics = await (await fetch(new URL("metrics", dashboard.url))).text();
+      expect(metrics).toContain("demle_jobs_posted_total 1\n");
+      expect(metrics).toContain("demle_jobs_open 1\n");
+      expect(metrics).toContain(`demle_job_fees_paid_wei_total ${fee / 2n}\n`);
+      expect(metrics).toContain("demle_job_fees_refunded_wei_total 0\n");
+    });
+
     it("says disconnected while the RPC is down and recovers by itself", async () => {
       await proxy.stop();
       await page.waitForSelector('#conn[data-state="disconnected"]', { timeout: 10_000 });
@@ -495,6 +692,8 @@ describe("dashboard in a real browser", () => {
           supply: document.querySelector("#supply")!.textContent,
           commitments: document.querySelector("#commitments")!.textContent,
           macs: document.querySelector("#macs")!.textContent,
+          jobs: [...document.querySelectorAll("#jobs tbody tr")].map((tr) => (tr as HTMLElement).innerText),
+          jobTotals: document.querySelector("#job-totals")!.textContent,
         }));
       const before = await read();
       expect(before.feed.length).toBeGreaterThan(10);
@@ -522,7 +721,8 @@ describe("dashboard in a real browser", () => {
       expect(metrics).toMatch(/demle_dashboard_rpc_errors_total [1-9]/);
       expect(metrics).toContain('demle_commitments{status="proven"} 2');
       expect(metrics).toContain(`demle_verified_macs{op="gemm"} ${2 * 64 * 2 * 2 * 16}`);
-      expect(metrics).toMatch(/demle_token_supply_tokens 0\.8\d+/);
+      // Two seed rewards (0.4096 DEMLE each) and the job's (4·2 × 8·4 tiles' 4096 MACs at 1e14: 0.4096).
+      expect(metrics).toMatch(/demle_token_supply_tokens 1\.228\d*\n/);
       expect(metrics).toContain('demle_dashboard_events_total{event="ProofAccepted"} 2');
       await page.screenshot({ path: path.join(ARTIFACTS, "dashboard.png"), fullPage: true });
     });

@@ -9,6 +9,7 @@
 (() => {
   const UNIT = 10n ** 18n;
   const FEED_SHOWN = 150;
+  const JOBS_SHOWN = 100;
   const CHART_SERIES = 8;
   const POINTS_KEPT = 2000;
   /** x-axis tick steps: whole blocks only. */
@@ -147,6 +148,7 @@
       ["slashed", c.slashed, c.slashed ? "bad" : ""],
       ["tiles checked", formatInt(snap.proofs.tilesChecked)],
     ]);
+    renderJobTotals();
     const macs = $("macs");
     macs.replaceChildren(
       ...Object.entries(snap.macs).map(([op, n]) =>
@@ -155,11 +157,33 @@
     );
   }
 
+  function renderJobTotals() {
+    const t = snap.jobTotals;
+    if (!t) return;
+    const eth = (wei) => ({ text: `${formatTokens(wei)} ETH`, title: `${formatUnits(wei)} ETH` });
+    fillCounts($("job-totals"), [
+      ["posted", t.posted],
+      ["open", t.byStatus.open, t.byStatus.open ? "good" : ""],
+      ["awaiting refund", t.byStatus.expired, t.byStatus.expired ? "bad" : ""],
+      ["fees escrowed", eth(t.feesEscrowed)],
+      ["fees paid to miners", eth(t.feesPaid), "good"],
+      ["fees refunded", eth(t.feesRefunded)],
+      ["slots proven / slashed", `${t.slots.proven} / ${t.slots.slashed}`],
+      ["DEMLE minted for jobs", { text: formatTokens(t.rewards), title: `${formatUnits(t.rewards)} DEMLE` }],
+    ]);
+  }
+
+  /** Rows of [label, value, class]; a value is a string, a number or { text, title }. */
   function fillCounts(dl, rows) {
     dl.replaceChildren(
       ...rows.flatMap(([label, value, cls]) => [
         el("dt", { text: label }),
-        el("dd", { text: String(value), class: cls || undefined, "data-count": label }),
+        el("dd", {
+          text: typeof value === "object" ? value.text : String(value),
+          title: typeof value === "object" ? value.title : undefined,
+          class: cls || undefined,
+          "data-count": label,
+        }),
       ]),
     );
   }
@@ -176,7 +200,7 @@
     snap.accounts = rows;
     const tbody = $("miners").tBodies[0];
     if (rows.length === 0) {
-      tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 9, class: "empty", text: "no miners yet" })));
+      tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 10, class: "empty", text: "no miners yet" })));
     } else {
       tbody.replaceChildren(
         ...rows.map((row, i) => {
@@ -210,7 +234,18 @@
             el("td", { class: "num", text: String(row.slashed) }),
             el("td", { class: "num", title: row.macs, text: formatCompact(row.macs) }),
             el("td", {
-              text: last ? `+${formatTokens(last.amount)} at ${clock(last.time)} (#${last.id})` : "—",
+              class: "num job-fees",
+              "data-wei": row.jobFees ?? "0",
+              title:
+                `${formatUnits(row.jobFees ?? "0")} ETH; job slots: ${row.jobSlots ?? 0} taken, ` +
+                `${row.jobsProven ?? 0} proven, ${row.jobsSlashed ?? 0} slashed`,
+              text: row.jobSlots ? formatTokens(row.jobFees) : "—",
+            }),
+            el("td", {
+              text: last
+                ? `+${formatTokens(last.amount)} at ${clock(last.time)} ` +
+                  (last.job !== undefined ? `(job ${last.job})` : `(#${last.id})`)
+                : "—",
             }),
           );
         }),
@@ -245,6 +280,65 @@
     );
   }
 
+  const STATUS_TEXT = {
+    open: "open",
+    full: "full",
+    closed: "closed to commits",
+    expired: "expired (refundable)",
+    done: "done",
+    refunded: "refunded",
+  };
+
+  /** Every string here comes from the chain (inputUri is the requester's free text): text nodes only, never HTML. */
+  function jobRow(j) {
+    const size = j.m !== null ? `${formatInt(j.m)}×${formatInt(j.n)}, K ${formatInt(j.k)}` : `shape ${j.shape}`;
+    const slots = j.slots.map((s) => `#${s.assignmentId} ${s.miner}: ${s.status}`).join("\n");
+    return el(
+      "tr",
+      { "data-job": j.id, "data-status": j.status },
+      el("td", { class: "num", text: j.id }),
+      el("td", { class: "addr", title: j.requester, text: short(j.requester) }),
+      el("td", { class: "num", text: String(j.kind) }),
+      el("td", { class: "size", title: `shape ${j.shape} (dr + 256·dc)`, text: size }),
+      el("td", { class: "num fee", "data-wei": j.fee, title: `${formatUnits(j.fee)} ETH`, text: formatTokens(j.fee) }),
+      el("td", { class: "num", text: String(j.redundancy) }),
+      el("td", {
+        class: "num slots",
+        title: slots || "no commitment yet",
+        text: `${j.committed} / ${j.proven}${j.slashed ? ` (${j.slashed} slashed)` : ""}`,
+      }),
+      el("td", { class: `status st-${j.status}`, text: STATUS_TEXT[j.status] ?? j.status }),
+      el("td", {
+        class: "num paid",
+        "data-wei": j.feesPaid,
+        title: `${formatUnits(j.feesPaid)} ETH`,
+        text: formatTokens(j.feesPaid),
+      }),
+      el("td", {
+        class: "num refunded",
+        "data-wei": j.refunded,
+        title: `${formatUnits(j.refunded)} ETH`,
+        text: formatTokens(j.refunded),
+      }),
+      el("td", { class: "num", text: intFmt.format(j.deadline) }),
+      el("td", { class: "uri", title: j.inputUri }, el("span", { text: j.inputUri })),
+    );
+  }
+
+  function renderJobs() {
+    const tbody = $("jobs").tBodies[0];
+    const jobs = snap.jobs ?? [];
+    const t = snap.jobTotals;
+    $("jobs-note").textContent = t
+      ? `${t.posted} posted${t.posted > jobs.length ? `; the newest ${jobs.length} shown` : ""}`
+      : "";
+    if (jobs.length === 0) {
+      tbody.replaceChildren(el("tr", {}, el("td", { colSpan: 12, class: "empty", text: "no jobs posted yet" })));
+      return;
+    }
+    tbody.replaceChildren(...jobs.map(jobRow));
+  }
+
   /** "257,3" (dr + 256·dc per layer) → "2^1×2^1 + 2^3×2^0". */
   function describeShapes(shapes) {
     return String(shapes)
@@ -276,6 +370,28 @@
         );
       case "Transfer":
         return `${short(a.from)} → ${short(a.to)}: ${formatUnits(a.value)} DEMLE`;
+      case "JobPosted":
+        return (
+          `job ${a.jobId} posted by ${short(a.requester)}: kind ${a.kind}, shape ${a.shape}, ${a.redundancy} slot(s), ` +
+          `fee ${formatTokens(a.fee)} ETH, deadline block ${a.deadline}`
+        );
+      case "JobCommitted":
+        return `${short(a.miner)} took a slot of job ${a.jobId} (#${a.assignmentId}), bond ${formatTokens(a.bond)} ETH`;
+      case "JobProofAccepted":
+        return `job ${a.jobId} slot #${a.assignmentId} of ${short(a.miner)} proven: ${formatInt(a.macs)} MACs verified`;
+      case "JobFeePaid":
+        return `${short(a.miner)} received ${formatTokens(a.amount)} ETH of job ${a.jobId}'s fee`;
+      case "JobRewardMinted":
+        return `${short(a.miner)} earned ${formatUnits(a.amount)} DEMLE for job slot #${a.assignmentId}`;
+      case "JobBondReturned":
+        return `bond of job slot #${a.assignmentId} returned to ${short(a.miner)}: ${formatTokens(a.bond)} ETH`;
+      case "JobSlashed":
+        return (
+          `job ${a.jobId} slot #${a.assignmentId} of ${short(a.miner)} slashed by ${short(a.slasher)}: bounty ` +
+          `${formatTokens(a.bounty)} ETH, ${formatTokens(a.burned)} ETH burned`
+        );
+      case "JobRefunded":
+        return `job ${a.jobId}: ${formatTokens(a.amount)} ETH refunded to ${short(a.requester)}`;
       default:
         return JSON.stringify(a);
     }
@@ -459,6 +575,7 @@
     renderCards();
     renderMiners();
     renderEpochs();
+    renderJobs();
     renderFeed();
     scheduleCharts();
   }
@@ -492,6 +609,14 @@
     }
     snap.epochs.sort((a, b) => b.epoch - a.epoch);
     snap.epochs.splice(50);
+    snap.jobTotals = d.jobTotals;
+    for (const j of d.jobs) {
+      const i = snap.jobs.findIndex((x) => x.id === j.id);
+      if (i >= 0) snap.jobs[i] = j;
+      else snap.jobs.push(j);
+    }
+    snap.jobs.sort((a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : BigInt(b.id) < BigInt(a.id) ? -1 : 0));
+    snap.jobs.splice(JOBS_SHOWN);
     const byAddress = new Map(snap.accounts.map((a, i) => [a.address, i]));
     for (const a of d.accounts) {
       const i = byAddress.get(a.address);
@@ -505,16 +630,22 @@
     }
     const earners = new Set();
     for (const e of d.feed) {
-      if (e.name !== "RewardMinted") continue;
-      earners.add(e.args.miner);
-      cues.push({ miner: e.args.miner, amount: e.args.amount, id: e.args.id, at: Date.now() });
-      toast(`⛏ ${short(e.args.miner)} earned +${formatUnits(e.args.amount)} DEMLE (commitment #${e.args.id})`);
+      if (e.name === "RewardMinted") {
+        earners.add(e.args.miner);
+        cues.push({ miner: e.args.miner, amount: e.args.amount, id: e.args.id, at: Date.now() });
+        toast(`⛏ ${short(e.args.miner)} earned +${formatUnits(e.args.amount)} DEMLE (commitment #${e.args.id})`);
+      } else if (e.name === "JobFeePaid") {
+        earners.add(e.args.miner);
+        cues.push({ miner: e.args.miner, fee: e.args.amount, job: e.args.jobId, at: Date.now() });
+        toast(`⛏ ${short(e.args.miner)} earned ${formatUnits(e.args.amount)} ETH of job ${e.args.jobId}'s fee`);
+      }
     }
     if (snap.status.connected) showStatus();
     renderMeta();
     renderCards();
     if (d.accounts.length > 0) renderMiners(earners);
     if (d.epochs.length > 0) renderEpochs();
+    if (d.jobs.length > 0) renderJobs();
     if (d.feed.length > 0) prependFeed(d.feed);
     if (d.accounts.length > 0 || d.series.supply.length > 0) scheduleCharts();
   }
