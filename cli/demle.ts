@@ -20,6 +20,9 @@ import { registerAuditCommands } from "./audit.js";
 import { connect, integer, readDeployment, withConfig } from "./options.js";
 import { registerDashboardCommand } from "./dashboard.js";
 import { registerJobCommands } from "./jobs.js";
+import { JOB_CIRCUITS, jobCircuitsFor, prepareJobCircuit, WORKLOAD_JOB_CIRCUITS } from "../miner/job-circuits.js";
+import { JobMarket } from "../miner/job-market.js";
+import { JobWorker, type JobWorkerStats } from "../miner/job-worker.js";
 import { MinerMetrics } from "../miner/metrics.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -36,7 +39,7 @@ function parseShapes(value: string): { rowBlocksLog2: number; colBlocksLog2: num
 const workloadOption = (description: string) =>
   new Option("--workload <name>", description).choices(Object.keys(MINING_WORKLOADS)).default("demo");
 
-function formatStatus(stats: MinerStats): string {
+function formatStatus(stats: MinerStats, jobs?: JobWorkerStats): string {
   const rate =
     stats.macsPerSecond >= 1e9
       ? `${(stats.macsPerSecond / 1e9).toFixed(2)} GMAC/s`
@@ -44,7 +47,11 @@ function formatStatus(stats: MinerStats): string {
   return (
     `[${new Date().toISOString().slice(0, 19).replace("T", " ")}] epoch ${stats.epoch} | ${rate} | proofs ${stats.proofsOk} ok / ` +
     `${stats.proofsFailed} failed | commitments ${stats.commitmentsSettled} proven, ${stats.commitmentsLost} lost, ${stats.commitmentsDeferred} deferred | earned ` +
-    `${formatUnits(stats.earned, 18)} DEMLE | bond at risk ${formatEther(stats.bondAtRisk)} ETH`
+    `${formatUnits(stats.earned, 18)} DEMLE | bond at risk ${formatEther(stats.bondAtRisk)} ETH` +
+    (jobs
+      ? ` | jobs ${jobs.jobsSettled} proven, ${jobs.jobsLost} lost, ${jobs.jobsSkipped} skipped, fees ` +
+        `${formatEther(jobs.feesEarned)} ETH + ${formatUnits(jobs.rewardEarned, 18)} DEMLE`
+      : "")
   );
 }
 
@@ -117,9 +124,22 @@ program
       try {
         const wallet = (await loadWallet(options.keystore)).connect(provider);
         const prepared = await prepareWorkload(miningWorkload(options.workload), log);
-        const deployment = await deployDemle(new NonceManager(wallet), options.workload, prepared, miningParams());
+        const jobCircuits = [];
+        for (const name of WORKLOAD_JOB_CIRCUITS[options.workload] ?? []) {
+          jobCircuits.push(await prepareJobCircuit(JOB_CIRCUITS[name], log));
+        }
+        const deployment = await deployDemle(
+          new NonceManager(wallet),
+          options.workload,
+          prepared,
+          miningParams(),
+          jobCircuits,
+        );
         writeFileSync(out, `${JSON.stringify(deployment, null, 2)}\n`);
-        log(`deployed DemleMining at ${deployment.mining} (token ${deployment.token}); wrote ${out}`);
+        log(
+          `deployed DemleMining at ${deployment.mining} (token ${deployment.token}; job kinds: ` +
+            `${deployment.jobKinds.map((k) => k.circuit).join(", ") || "none"}); wrote ${out}`,
+        );
         process.stdout.write(`${deployment.mining}\n`);
       } finally {
         provider.destroy();
@@ -155,6 +175,7 @@ program
     integer(1),
   )
   .option("--status-interval <s>", "seconds between status lines", integer(1), 10)
+  .option("--no-jobs", "never take useful-work jobs (seed work only)")
   .option("--json", "machine-readable JSON lines instead of text")
   .option("--metrics-port <port>", "serve Prometheus metrics on http://127.0.0.1:<port>/metrics", integer(0, 65_535))
   .action(async (flags: Record<string, unknown>, command: Command) => {
@@ -173,6 +194,7 @@ program
       statusInterval: number;
       json?: boolean;
       metricsPort?: number;
+      jobs: boolean;
     };
     let contract = options.contract;
     let workloadName = options.workload;
@@ -197,12 +219,32 @@ program
     const provider = await connect(options.rpc, options.chainId);
     const wallet = (await loadWallet(options.keystore)).connect(provider);
     const prepared = await prepareWorkload(workload, log);
+    const abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi;
+    const signer = new NonceManager(wallet);
     const pool = new ProverPool({ workers: options.workers, taskTimeoutMs: 600_000 });
+    let jobs: JobWorker | undefined;
+    if (options.jobs) {
+      const market = new JobMarket(new Contract(contract, abi, provider));
+      const circuits = [];
+      for (const circuit of jobCircuitsFor(await market.jobKinds())) {
+        circuits.push({ circuit, prover: (await prepareJobCircuit(circuit, log)).setup.prover });
+      }
+      jobs = new JobWorker({
+        contract,
+        signer,
+        circuits,
+        pool,
+        stateDir: path.resolve(options.stateDir),
+        executionProvider: options.provider,
+        log: (message) => emit({ type: "log", message }, message),
+      });
+    }
     const minerMetrics = new MinerMetrics();
     const onMetricsEvent = minerMetrics.add(wallet.address, () => miner.stats);
     const miner = new Miner({
       contract,
-      signer: new NonceManager(wallet),
+      signer,
+      ...(jobs ? { jobs } : {}),
       layers: workload.map((layer, i) => ({
         circuit: layer.circuit,
         shape: options.shapes?.[i] ?? layer.shape,
@@ -216,10 +258,12 @@ program
         if (event.type === "log") emit({ type: "log", message: event.message }, event.message);
       },
     });
-    const timer = setInterval(
-      () => emit({ type: "status", ...miner.stats }, formatStatus(miner.stats)),
-      options.statusInterval * 1000,
-    );
+    const status = () =>
+      emit(
+        { type: "status", ...miner.stats, ...(jobs ? { jobs: jobs.stats } : {}) },
+        formatStatus(miner.stats, jobs?.stats),
+      );
+    const timer = setInterval(status, options.statusInterval * 1000);
     const abort = new AbortController();
     process.once("SIGINT", () => abort.abort());
 
@@ -227,12 +271,13 @@ program
       options.metricsPort === undefined ? undefined : await minerMetrics.serve(options.metricsPort);
     if (metricsEndpoint) log(`Prometheus metrics on ${metricsEndpoint.url}`);
     try {
-      await miner.init((await loadArtifact("DemleMining.sol", "DemleMining")).abi as never);
+      await miner.init(abi as never);
+      await jobs?.init(abi as never);
       emit({ type: "start", miner: wallet.address, contract }, `mining as ${wallet.address} on ${contract}`);
       await miner.run(options.commitments, abort.signal).catch((error: unknown) => {
         if (!abort.signal.aborted) throw error;
       });
-      emit({ type: "status", ...miner.stats }, formatStatus(miner.stats));
+      status();
     } finally {
       clearInterval(timer);
       await metricsEndpoint?.close();

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { Contract, formatEther, parseEther, type Provider } from "ethers";
+import { Contract, formatEther, isError, parseEther, type Provider } from "ethers";
 import { exampleJob, outputsToBytes, serializeJobModel, sha256Hex } from "../common/job-files.js";
 import { committedOutputsOnChain } from "../data/committed-outputs.js";
 import { startDataServer } from "../data/server.js";
@@ -13,6 +13,7 @@ import { loadArtifact } from "../miner/artifacts.js";
 import { JOB_CIRCUITS, jobCircuit } from "../miner/job-circuits.js";
 import { JobMarket } from "../miner/job-market.js";
 import { loadWallet } from "../miner/keys.js";
+import { describeRevert } from "../miner/transactions.js";
 import { elementProof, jobResults, jobStatus, postJob, verifyElementProof } from "../requester/requester.js";
 import { connect, integer, readDeployment, withConfig } from "./options.js";
 
@@ -32,6 +33,18 @@ function contractAddress(options: ChainFlags): string {
 
 async function miningContract(address: string, runner: Provider | import("ethers").Signer): Promise<Contract> {
   return new Contract(address, (await loadArtifact("DemleMining.sol", "DemleMining")).abi, runner);
+}
+
+/** Runs a transaction-sending step; a revert becomes one line naming the contract's custom error. */
+async function explainingReverts<T>(contract: Contract, what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (isError(error, "CALL_EXCEPTION")) {
+      throw new Error(`${what} reverted: ${describeRevert(contract.interface, error)}`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 function jobId(value: string): bigint {
@@ -87,9 +100,12 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
         const options = withConfig(command, flags);
         const provider = options.rpc ? await connect(options.rpc) : undefined;
         const committedOutputs = provider
-          ? committedOutputsOnChain(new JobMarket(await miningContract(contractAddress({ ...options, rpc: options.rpc! }), provider)))
+          ? committedOutputsOnChain(
+              new JobMarket(await miningContract(contractAddress({ ...options, rpc: options.rpc! }), provider)),
+            )
           : undefined;
-        if (!provider) log("no --rpc: outputs cannot be checked against committed roots, so output uploads are refused");
+        if (!provider)
+          log("no --rpc: outputs cannot be checked against committed roots, so output uploads are refused");
         const server = await startDataServer({
           dir: path.resolve(options.dir),
           port: options.port,
@@ -176,17 +192,19 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
       try {
         const wallet = (await loadWallet(options.keystore)).connect(provider);
         const contract = await miningContract(contractAddress(options), wallet);
-        const posted = await postJob({
-          signer: wallet,
-          contract,
-          dataOrigin: options.data,
-          modelBytes,
-          input,
-          redundancy: options.redundancy,
-          deadlineBlocks: options.deadlineBlocks,
-          fee: options.fee,
-          log,
-        });
+        const posted = await explainingReverts(contract, "postJob", () =>
+          postJob({
+            signer: wallet,
+            contract,
+            dataOrigin: options.data,
+            modelBytes,
+            input,
+            redundancy: options.redundancy,
+            deadlineBlocks: options.deadlineBlocks,
+            fee: options.fee,
+            log,
+          }),
+        );
         log(
           `posted job #${posted.jobId} (kind ${posted.kind}, ${posted.shape.rowBlocksLog2},${posted.shape.colBlocksLog2} ` +
             `blocks log2, redundancy ${options.redundancy}, fee ${formatEther(options.fee)} ETH, deadline block ` +
@@ -274,7 +292,13 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
             let proven: Awaited<ReturnType<typeof elementProof>> | undefined;
             let proofOk: boolean | undefined;
             if (result.outputs && options.element) {
-              proven = await elementProof(result.outputs, kind.tiling, posted.shape, options.element.row, options.element.col);
+              proven = await elementProof(
+                result.outputs,
+                kind.tiling,
+                posted.shape,
+                options.element.row,
+                options.element.col,
+              );
               proofOk = await verifyElementProof(proven, kind.tiling, result.outputRoot);
             }
             report.push({ ...result, outputs: undefined, file, element: proven && { ...proven, ok: proofOk } });
@@ -321,8 +345,11 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
       try {
         const wallet = (await loadWallet(options.keystore)).connect(provider);
         const contract = await miningContract(contractAddress(options), wallet);
-        const tx = (await contract.getFunction("refundJob")(id)) as { hash: string; wait(): Promise<unknown> };
-        await tx.wait();
+        const tx = await explainingReverts(contract, "refundJob", async () => {
+          const sent = (await contract.getFunction("refundJob")(id)) as { hash: string; wait(): Promise<unknown> };
+          await sent.wait();
+          return sent;
+        });
         const posted = await new JobMarket(contract).job(id);
         log(`job #${id} refunded to ${posted.requester} in ${tx.hash}`);
       } finally {

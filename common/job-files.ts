@@ -99,7 +99,9 @@ export function parseJobModel(bytes: Uint8Array, source: string): JobModel {
  */
 export function jobShape(tiling: GemmTiling, model: JobModel, inputBytes: number): WorkShape {
   if (model.inFeatures !== tiling.depth) {
-    throw new Error(`the model has ${model.inFeatures} input features; this job kind's circuit takes K = ${tiling.depth}`);
+    throw new Error(
+      `the model has ${model.inFeatures} input features; this job kind's circuit takes K = ${tiling.depth}`,
+    );
   }
   if (inputBytes % model.inFeatures !== 0) {
     throw new Error(`the input has ${inputBytes} bytes, not a whole number of rows of K = ${model.inFeatures} codes`);
@@ -115,7 +117,12 @@ export function jobShape(tiling: GemmTiling, model: JobModel, inputBytes: number
     return log2;
   };
   return {
-    rowBlocksLog2: log2Blocks(inputBytes / model.inFeatures, tiling.tileRows, "the input's rows M", tiling.maxRowBlocksLog2),
+    rowBlocksLog2: log2Blocks(
+      inputBytes / model.inFeatures,
+      tiling.tileRows,
+      "the input's rows M",
+      tiling.maxRowBlocksLog2,
+    ),
     colBlocksLog2: log2Blocks(model.outFeatures, tiling.tileCols, "the model's outFeatures N", tiling.maxColBlocksLog2),
   };
 }
@@ -167,7 +174,14 @@ export function exampleJob(options: {
     encodeFp8((prng.nextU32() / 2 ** 32 - 0.5) * 2 * scale, "e4m3fn", true),
   );
   return {
-    model: { format: JOB_MODEL_FORMAT, op: "linear", jobKind: options.jobKind, inFeatures: inChannels, outFeatures: outChannels, weights },
+    model: {
+      format: JOB_MODEL_FORMAT,
+      op: "linear",
+      jobKind: options.jobKind,
+      inFeatures: inChannels,
+      outFeatures: outChannels,
+      weights,
+    },
     input,
   };
 }

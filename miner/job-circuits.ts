@@ -72,3 +72,21 @@ export function prepareJobCircuit(
 ): Promise<{ circuit: JobCircuit; compiled: CompiledCircuit; setup: CircuitSetup }> {
   return prepareCircuit(circuit, log);
 }
+
+/** The job kinds a deployment of each workload offers (`demle deploy`, the demo): demo sizes with demo workloads. */
+export const WORKLOAD_JOB_CIRCUITS: Readonly<Record<string, readonly JobCircuitName[]>> = {
+  demo: ["gemm-job-demo"],
+  "gemm-demo": ["gemm-job-demo"],
+  production: ["gemm-job"],
+};
+
+/** The job circuits whose parameters are those of on-chain job kinds (in `JOB_CIRCUITS` order). */
+export function jobCircuitsFor(kinds: readonly { readonly tiling: GemmTiling; readonly proofsPerJob: number }[]) {
+  return Object.values(JOB_CIRCUITS).filter((circuit) =>
+    kinds.some(
+      (kind) =>
+        kind.proofsPerJob === circuit.proofsPerJob &&
+        (Object.keys(circuit.tiling) as (keyof GemmTiling)[]).every((key) => kind.tiling[key] === circuit.tiling[key]),
+    ),
+  );
+}

@@ -35,14 +35,7 @@ import { withRetry } from "./retry.js";
 import { sendTransaction, type TxResponse } from "./transactions.js";
 
 export type UsefulJobStage =
-  | "computed"
-  | "commit-sent"
-  | "committed"
-  | "proofs-ready"
-  | "prove-sent"
-  | "settled"
-  | "lost"
-  | "skipped";
+  "computed" | "commit-sent" | "committed" | "proofs-ready" | "prove-sent" | "settled" | "lost" | "skipped";
 
 /** One job this miner took part in (or refused), as persisted. Big numbers are decimal strings. */
 export interface UsefulJobRecord {
@@ -321,7 +314,8 @@ export class JobWorker {
       `outputs of job #${record.jobId}`,
     );
     const outputTree: OutputTree = await commitOutputs(c, work);
-    if (outputTree.root.toString() !== record.outputRoot) throw new Error(`job #${record.jobId}: outputs changed on disk`);
+    if (outputTree.root.toString() !== record.outputRoot)
+      throw new Error(`job #${record.jobId}: outputs changed on disk`);
     return { circuit, model, x, c, outputTree };
   }
 
@@ -429,8 +423,9 @@ export class JobWorker {
     const assignmentId = BigInt(record.assignmentId!);
     const tasks = [];
     for (let j = 0; j < circuit.proofsPerJob; j++) {
-      const challenge = await this.rpc("jobProofChallenge", () =>
-        this.contract.getFunction("jobProofChallenge")(assignmentId, j) as Promise<bigint>,
+      const challenge = await this.rpc(
+        "jobProofChallenge",
+        () => this.contract.getFunction("jobProofChallenge")(assignmentId, j) as Promise<bigint>,
       );
       const { input } = await gemmJobProofInput({
         tiling: circuit.tiling,

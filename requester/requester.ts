@@ -90,6 +90,15 @@ export async function postJob(options: PostJobOptions): Promise<PostedJob> {
     inputTree(options.input, kind.tiling, shape),
     weightTree(model.weights, kind.tiling, shape),
   ]);
+  const params = await options.contract.getFunction("params")();
+  // The contract wants the deadline ≥ D + W + 1 blocks after the posting block; one more covers inclusion.
+  const minimumBlocks = Number(params.challengeDelay) + Number(params.proofWindow) + 2;
+  if (options.deadlineBlocks < minimumBlocks) {
+    throw new Error(
+      `a deadline ${options.deadlineBlocks} blocks away is too soon: this deployment needs at least ${minimumBlocks} ` +
+        `(challenge delay + proof window + 2), and more to leave miners time to compute and commit`,
+    );
+  }
   const origin = originOf(options.dataOrigin);
   const modelBlob = await putBlob(origin, options.modelBytes);
   const inputBlob = await putBlob(origin, options.input);
@@ -256,14 +265,23 @@ function flagDisagreements(results: (MinerResult & { flags: string[] })[], words
 }
 
 /** The job's model and input from its data server, checked against the job's hashes and roots. */
-export async function fetchJobFiles(job: OnChainJob, tiling: GemmTiling): Promise<{ model: JobModel; input: Uint8Array }> {
+export async function fetchJobFiles(
+  job: OnChainJob,
+  tiling: GemmTiling,
+): Promise<{ model: JobModel; input: Uint8Array }> {
   const origin = originOf(job.inputUri);
-  const modelBytes = await fetchBlob(blobUrl(origin, job.modelHash), { sha256: job.modelHash, maxBytes: MAX_MODEL_BYTES });
+  const modelBytes = await fetchBlob(blobUrl(origin, job.modelHash), {
+    sha256: job.modelHash,
+    maxBytes: MAX_MODEL_BYTES,
+  });
   const model = parseJobModel(modelBytes, blobUrl(origin, job.modelHash));
   const rows = tiling.tileRows << job.shape.rowBlocksLog2;
   const input = await fetchBlob(job.inputUri, { maxBytes: rows * tiling.depth });
   const shape = jobShape(tiling, model, input.length);
-  const [inputs, weights] = await Promise.all([inputTree(input, tiling, shape), weightTree(model.weights, tiling, shape)]);
+  const [inputs, weights] = await Promise.all([
+    inputTree(input, tiling, shape),
+    weightTree(model.weights, tiling, shape),
+  ]);
   if (inputs.root !== job.inputRoot) throw new Error(`the input at ${job.inputUri} does not match the job's inputRoot`);
   if (weights.root !== job.weightRoot) throw new Error("the model does not match the job's weightRoot");
   return { model, input };
@@ -311,7 +329,11 @@ export async function elementProof(
 export async function verifyElementProof(proof: ElementProof, tiling: GemmTiling, root: bigint): Promise<boolean> {
   const inTile = (proof.row % tiling.tileRows) * tiling.tileCols + (proof.col % tiling.tileCols);
   if (proof.tileWords[inTile] !== proof.bits) return false;
-  const expectedTile = tileIndex(tiling, Math.floor(proof.row / tiling.tileRows), Math.floor(proof.col / tiling.tileCols));
+  const expectedTile = tileIndex(
+    tiling,
+    Math.floor(proof.row / tiling.tileRows),
+    Math.floor(proof.col / tiling.tileCols),
+  );
   if (proof.tile !== expectedTile) return false;
   let node = await tileLeaf(proof.tileWords);
   for (const [level, sibling] of proof.siblings.entries()) {

@@ -150,7 +150,13 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
       // Any single element checks against the committed root with just its tile's Merkle proof.
       const proof = await elementProof(outputs, JOB_CIRCUIT.tiling, posted.shape, 37, 5);
       expect(await verifyElementProof(proof, JOB_CIRCUIT.tiling, byMiner.get(address)!.outputRoot)).toBe(true);
-      expect(await verifyElementProof({ ...proof, bits: proof.bits ^ 1 }, JOB_CIRCUIT.tiling, byMiner.get(address)!.outputRoot)).toBe(false);
+      expect(
+        await verifyElementProof(
+          { ...proof, bits: proof.bits ^ 1 },
+          JOB_CIRCUIT.tiling,
+          byMiner.get(address)!.outputRoot,
+        ),
+      ).toBe(false);
     }
 
     // An upload that does not match the committed root is refused, and the stored outputs are unchanged.
@@ -201,7 +207,8 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
 
 async function hardhatMineTo(connection: Connection, block: number): Promise<void> {
   const now = await connection.ethers.provider.getBlockNumber();
-  if (block > now) await connection.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
+  if (block > now)
+    await connection.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
 }
 
 /** The layer as ONNX Runtime's Conv (1×1 kernel, NCHW float32 of the FP8 values), independent of the miner's MatMul. */
@@ -219,7 +226,8 @@ async function runConvLocally(
   const nchw = new Float32Array(inChannels * pixels);
   for (let p = 0; p < pixels; p++) for (let c = 0; c < inChannels; c++) nchw[c * pixels + p] = x[p * inChannels + c]!;
   const kernel = new Float32Array(outChannels * inChannels);
-  for (let o = 0; o < outChannels; o++) for (let c = 0; c < inChannels; c++) kernel[o * inChannels + c] = w[c * outChannels + o]!;
+  for (let o = 0; o < outChannels; o++)
+    for (let c = 0; c < inChannels; c++) kernel[o * inChannels + c] = w[c * outChannels + o]!;
   const model = buildModel({
     inputs: [
       { name: "X", type: DataType.FLOAT, shape: [1, inChannels, height, width] },
@@ -236,7 +244,8 @@ async function runConvLocally(
     });
     const y = Y!.data as Float32Array;
     const rows = new Float32Array(pixels * outChannels);
-    for (let p = 0; p < pixels; p++) for (let o = 0; o < outChannels; o++) rows[p * outChannels + o] = y[o * pixels + p]!;
+    for (let p = 0; p < pixels; p++)
+      for (let o = 0; o < outChannels; o++) rows[p * outChannels + o] = y[o * pixels + p]!;
     return rows;
   } finally {
     await session.release();
