@@ -48,6 +48,8 @@ export interface UsefulJobRecord {
   commitBlock?: number;
   proofs?: string[][];
   proveTx?: string;
+  /** Gas of the proveJob transaction (when this process sent it). */
+  proveGas?: string;
   /** The outputs reached the requester's data server. */
   delivered?: boolean;
   fee?: string;
@@ -465,11 +467,12 @@ export class JobWorker {
       return this.lose(record, `proof window ended at block ${this.lastProofBlock(record)}`);
     }
     try {
-      await this.send(
+      const receipt = await this.send(
         "proveJob",
         () => this.contract.getFunction("proveJob")(assignmentId, record.proofs) as Promise<TxResponse>,
         (hash) => this.update(record, { stage: "prove-sent", proveTx: hash }),
       );
+      record.proveGas = receipt.gasUsed.toString();
     } catch (error) {
       const after = await this.rpc("assignment", () => this.market.assignment(assignmentId));
       if (after.status !== "proven") return this.lose(record, `proveJob failed: ${(error as Error).message}`);
@@ -494,7 +497,7 @@ export class JobWorker {
     this.log(
       `job #${record.jobId}: proven — fee ${formatEther(paid.fee)}, reward ${formatUnits(paid.reward, 18)} DEMLE, ` +
         `bond returned (fetch ${record.timings.fetchMs ?? "?"} ms, compute ${record.timings.computeMs ?? "?"} ms, ` +
-        `prove ${record.timings.proveMs ?? "?"} ms)`,
+        `prove ${record.timings.proveMs ?? "?"} ms, proveJob gas ${record.proveGas ?? "?"})`,
     );
   }
 }
