@@ -197,38 +197,47 @@ export class JobWorker {
   }
 
   /**
-   * Finishes unfinished jobs, then takes the oldest open job this miner can prove and works it to the end.
-   * Returns false when there was nothing to do (the caller mines seed work instead).
+   * Finishes unfinished jobs, then takes the oldest open job this miner can prove and works it to the end. A job whose
+   * files are missing or do not match its on-chain roots is recorded as skipped (no bond is paid) and the next one is
+   * tried. Returns false when there was no job to work on (the caller mines seed work instead).
    */
   async workOnce(signal?: AbortSignal): Promise<boolean> {
     if (this.kinds.size === 0) return false;
     const unfinished = this.state.jobs.filter((r) => !["settled", "lost", "skipped"].includes(r.stage));
     for (const record of unfinished) await this.advance(record, signal);
-    const job = await this.findOpenJob();
-    if (!job) return unfinished.length > 0;
-    const record: UsefulJobRecord = { jobId: job.id.toString(), stage: "computed", timings: {} };
-    try {
-      await this.fetchAndCompute(job, record);
-    } catch (error) {
-      this.stats.jobsSkipped++;
-      record.stage = "skipped";
-      record.note = (error as Error).message;
+    const unreachable = new Set<string>();
+    for (;;) {
+      signal?.throwIfAborted();
+      const job = await this.findOpenJob(unreachable);
+      if (!job) return unfinished.length > 0;
+      const record: UsefulJobRecord = { jobId: job.id.toString(), stage: "computed", timings: {} };
+      try {
+        await this.fetchAndCompute(job, record);
+      } catch (error) {
+        if (error instanceof DataUnreachable) {
+          // The requester's server may come back: try this job again next time.
+          unreachable.add(record.jobId);
+          this.log(`job #${job.id}: ${error.message}; will try again later`);
+          continue;
+        }
+        this.stats.jobsSkipped++;
+        this.state.jobs.push({ ...record, stage: "skipped", note: (error as Error).message });
+        this.save();
+        this.log(`job #${job.id}: skipped: ${(error as Error).message}`);
+        continue;
+      }
       this.state.jobs.push(record);
       this.save();
-      this.log(`job #${job.id}: skipped: ${record.note}`);
+      await this.advance(record, signal);
       return true;
     }
-    this.state.jobs.push(record);
-    this.save();
-    await this.advance(record, signal);
-    return true;
   }
 
-  private async findOpenJob(): Promise<OnChainJob | undefined> {
+  private async findOpenJob(exclude: ReadonlySet<string>): Promise<OnChainJob | undefined> {
     const provider = this.options.signer.provider!;
     const count = await this.rpc("jobCount", () => this.market.jobCount());
     const block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
-    const known = new Set(this.state.jobs.map((r) => r.jobId));
+    const known = new Set([...this.state.jobs.map((r) => r.jobId), ...exclude]);
     for (let id = 0n; id < count; id++) {
       if (known.has(id.toString())) continue;
       const job = await this.rpc("job", () => this.market.job(id));
@@ -248,13 +257,12 @@ export class JobWorker {
     const { tiling } = circuit;
     const started = performance.now();
     const origin = originOf(job.inputUri);
-    const modelBytes = await fetchBlob(blobUrl(origin, job.modelHash), {
-      sha256: job.modelHash,
-      maxBytes: MAX_MODEL_BYTES,
-    });
+    const modelBytes = await fetchOrUnreachable(() =>
+      fetchBlob(blobUrl(origin, job.modelHash), { sha256: job.modelHash, maxBytes: MAX_MODEL_BYTES }),
+    );
     const model = parseJobModel(modelBytes, `of job #${job.id}`);
     const rows = tiling.tileRows << job.shape.rowBlocksLog2;
-    const input = await fetchBlob(job.inputUri, { maxBytes: rows * tiling.depth });
+    const input = await fetchOrUnreachable(() => fetchBlob(job.inputUri, { maxBytes: rows * tiling.depth }));
     const shape = jobShape(tiling, model, input.length);
     if (shape.rowBlocksLog2 !== job.shape.rowBlocksLog2 || shape.colBlocksLog2 !== job.shape.colBlocksLog2) {
       throw new Error(
@@ -499,6 +507,19 @@ export class JobWorker {
         `bond returned (fetch ${record.timings.fetchMs ?? "?"} ms, compute ${record.timings.computeMs ?? "?"} ms, ` +
         `prove ${record.timings.proveMs ?? "?"} ms, proveJob gas ${record.proveGas ?? "?"})`,
     );
+  }
+}
+
+/** The requester's data server could not be reached (as opposed to serving wrong or missing data). */
+class DataUnreachable extends Error {}
+
+async function fetchOrUnreachable(fetch: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  try {
+    return await fetch();
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/connection refused|timed out|ECONNRESET|fetch failed/i.test(message)) throw new DataUnreachable(message);
+    throw error;
   }
 }
 

@@ -33,7 +33,9 @@ function demle(args: string[], key?: string, cwd?: string): { child: ChildProces
   let stderr = "";
   child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<Run>((resolve) => child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  const done = new Promise<Run>((resolve) =>
+    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
   return { child, done };
 }
 

@@ -10,7 +10,9 @@ import hre from "hardhat";
 import { Contract, NonceManager, type Signer } from "ethers";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inputTree } from "../common/job-commitment.js";
 import { exampleJob, serializeJobModel } from "../common/job-files.js";
+import { encodeShape } from "../common/work.js";
 import { exactTile, float32Bits, float32FromBits } from "../common/numerics.js";
 import { decodeE4m3fnMatrix } from "../miner/gemm.js";
 import { attr, buildModel, DataType } from "../miner/onnx/graph.js";
@@ -185,6 +187,90 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     expect((await connection.ethers.provider.getBalance(await requester.getAddress())) - before).toBe(FEE / 3n);
   }, 600_000);
 
+  it("a miner killed after committing a job resumes it after a restart: no second commitment, proven once", async () => {
+    const requester = signers[9]!;
+    const posted = await postJob({
+      signer: requester,
+      contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
+      dataOrigin: dataServer.url,
+      modelBytes: serializeJobModel(model),
+      input,
+      redundancy: 1,
+      deadlineBlocks: 400,
+      fee: FEE,
+    });
+    const abort = new AbortController();
+    const first = new JobWorker({
+      contract: deployment.mining,
+      signer: new NonceManager(signers[5]!),
+      circuits: [{ circuit: JOB_CIRCUIT, prover: preparedJob.setup.prover }],
+      pool,
+      stateDir: path.join(root, "miner5"),
+      pollMs: 100,
+      log: (message) => {
+        if (message.includes("committed as assignment")) abort.abort();
+      },
+    });
+    await first.init(abi);
+    await expect(first.workOnce(abort.signal)).rejects.toThrow();
+    expect(first.records().map((r) => r.stage)).toEqual(["committed"]);
+
+    const computations: bigint[] = [];
+    const restarted = worker(5, (honest) => {
+      computations.push(posted.jobId);
+      return honest();
+    });
+    await restarted.init(abi);
+    expect(await restarted.workOnce()).toBe(true);
+    expect(restarted.records().map((r) => [r.jobId, r.stage])).toEqual([[String(posted.jobId), "settled"]]);
+    expect(computations).toEqual([]);
+    const commits = await mining.queryFilter(mining.filters.JobCommitted!(null, posted.jobId));
+    expect(commits).toHaveLength(1);
+    expect((await new JobMarket(mining).job(posted.jobId)).provenSlots).toBe(1);
+  }, 300_000);
+
+  it("a job whose served input does not match its on-chain root is skipped before any bond is paid", async () => {
+    const requester = signers[9]!;
+    const honestPost = await postJob({
+      signer: requester,
+      contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
+      dataOrigin: dataServer.url,
+      modelBytes: serializeJobModel(model),
+      input,
+      redundancy: 1,
+      deadlineBlocks: 400,
+      fee: FEE,
+    });
+    const market = new JobMarket(mining);
+    const served = await market.job(honestPost.jobId);
+    // The same files, posted with an input root that commits to other data.
+    const other = Uint8Array.from(input, (code, i) => (i === 0 ? (code === 0 ? 1 : 0) : code));
+    const wrongRoot = (await inputTree(other, JOB_CIRCUIT.tiling, served.shape)).root;
+    const tx = await mining.connect(new NonceManager(requester)).getFunction("postJob")(
+      served.kind,
+      `0x${served.modelHash}`,
+      served.weightRoot,
+      wrongRoot,
+      served.inputUri,
+      encodeShape(served.shape),
+      1,
+      (await connection.ethers.provider.getBlockNumber()) + 400,
+      { value: FEE },
+    );
+    await tx.wait();
+    const badJob = (await market.jobCount()) - 1n;
+    const w = worker(6);
+    await w.init(abi);
+    // The honest job is taken; the bad one is recorded as skipped with the reason, and nothing is committed to it.
+    expect(await w.workOnce()).toBe(true);
+    expect(await w.workOnce()).toBe(false);
+    const records = new Map(w.records().map((r) => [r.jobId, r]));
+    expect(records.get(String(honestPost.jobId))!.stage).toBe("settled");
+    expect(records.get(String(badJob))!.stage).toBe("skipped");
+    expect(records.get(String(badJob))!.note).toMatch(/input's root is not the job's inputRoot/);
+    expect(await market.assignments(badJob)).toEqual([]);
+  }, 300_000);
+
   it("a miner with a job worker falls back to seed work when no job is open", async () => {
     const jobs = worker(4);
     await jobs.init(abi);
@@ -200,7 +286,8 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     await miner.init(abi);
     await miner.run(1);
     expect(miner.jobs().map((j) => j.stage)).toEqual(["settled"]);
-    expect(jobs.records()).toEqual([]);
+    // The only open job is the one whose input does not match its root: skipped, and seed work done instead.
+    expect(jobs.records().map((r) => r.stage)).toEqual(["skipped"]);
     await miner.release();
   }, 300_000);
 });
