@@ -12,10 +12,14 @@
  *   vkey          the verification key exported from the zkey has the pinned sha256
  *   verifier      the Solidity verifier regenerated from the zkey has the pinned source sha256, and compiles (solc-js,
  *                 the pinned settings) to the pinned runtime keccak256
- *   chain-params  (with a deployment) the mining contract exists and some layer has the circuit's grid
- *                 (macsPerTile, tilesPerProof, maxRowBlocksLog2, maxColBlocksLog2); the checks below run per such layer
- *   chain-code    keccak256 of the code at `mining.layer(i).verifier` equals the pinned runtime hash (compared without
- *                 solc's metadata trailer, which only hashes file names and settings; the line says if it matches too)
+ *   chain-params  (with a deployment) the mining contract exists and, for a mining circuit, some layer has the
+ *                 circuit's grid (macsPerTile, tilesPerProof, maxRowBlocksLog2, maxColBlocksLog2); for a job circuit
+ *                 (miner/job-circuits.ts, manifest `miningCircuit: null`), some job kind has the circuit's parameters
+ *                 (macsPerTile, tilesPerProof, proofsPerJob, tileRows, tileCols, depth, maxRowBlocksLog2,
+ *                 maxColBlocksLog2); the checks below run per such layer or job kind
+ *   chain-code    keccak256 of the code at `mining.layer(i).verifier` (or `mining.jobKind(i).verifier`) equals the
+ *                 pinned runtime hash (compared without solc's metadata trailer, which only hashes file names and
+ *                 settings; the line says if it matches too)
  *   chain-vk      every verification-key constant of the zkey (alpha, beta, gamma, delta, IC) is a PUSH operand of
  *                 that code: independent of the compiler, and names the constants that differ
  */
@@ -25,6 +29,9 @@ import { Contract, keccak256, type Provider } from "ethers";
 import { CIRCUIT_BUILD_DIR, compileCircuit } from "../circuits/compile.js";
 import { loadArtifact } from "../miner/artifacts.js";
 import { MINING_CIRCUITS, type MiningCircuit } from "../miner/circuits.js";
+import { JOB_CIRCUITS, type JobCircuit } from "../miner/job-circuits.js";
+import { JobMarket } from "../miner/job-market.js";
+import type { GemmTiling } from "../common/work.js";
 import { blake2bFile } from "../ptau/ptau.js";
 import { errorMessage, stderrLog, type LogFn } from "../prover/snarkjs-runtime.js";
 import { zkeyVerify, loadTranscript, compareContributions } from "./ceremony.js";
@@ -101,31 +108,106 @@ function gridOf(circuit: MiningCircuit): Record<string, number> {
   };
 }
 
-interface DeployedLayer {
+/** What a deployment's DemleMining.JobKind repeats of its job circuit (all of the kind but the verifier). */
+function jobParamsOf(kind: {
+  readonly macsPerTile: number | bigint;
+  readonly tilesPerProof: number;
+  readonly proofsPerJob: number;
+  readonly tiling: GemmTiling;
+}): Record<string, number> {
+  const { tileRows, tileCols, depth, maxRowBlocksLog2, maxColBlocksLog2 } = kind.tiling;
+  return {
+    macsPerTile: Number(kind.macsPerTile),
+    tilesPerProof: kind.tilesPerProof,
+    proofsPerJob: kind.proofsPerJob,
+    tileRows,
+    tileCols,
+    depth,
+    maxRowBlocksLog2,
+    maxColBlocksLog2,
+  };
+}
+
+/** A deployed verifier: of `mining.layer(index)` or of `mining.jobKind(index)`. */
+interface DeployedVerifier {
+  readonly role: "layer" | "job kind";
   readonly index: number;
   readonly verifier: string;
   readonly verifierCode: string;
+  /** The layer's grid (`gridOf`) or the job kind's parameters (`jobParamsOf`). */
   readonly grid: Record<string, number>;
 }
 
-async function readDeployment(chain: ChainTarget): Promise<DeployedLayer[]> {
+interface Deployment {
+  readonly layers: readonly DeployedVerifier[];
+  readonly jobKinds: readonly DeployedVerifier[];
+}
+
+async function readDeployment(chain: ChainTarget): Promise<Deployment> {
   if ((await chain.provider.getCode(chain.contract)) === "0x") throw new Error(`no contract at ${chain.contract}`);
   const { abi } = await loadArtifact("DemleMining.sol", "DemleMining");
   const mining = new Contract(chain.contract, abi, chain.provider);
+  const deployed = async (
+    role: DeployedVerifier["role"],
+    index: number,
+    verifier: string,
+    grid: Record<string, number>,
+  ) => ({
+    role,
+    index,
+    verifier,
+    verifierCode: await chain.provider.getCode(verifier),
+    grid,
+  });
   const count = Number((await mining.getFunction("layerCount")()) as bigint);
-  const layers: DeployedLayer[] = [];
+  const layers: DeployedVerifier[] = [];
   for (let index = 0; index < count; index++) {
     const layer = (await mining.getFunction("layer")(index)) as Record<string, bigint | string>;
-    const verifier = String(layer.verifier);
     const grid = Object.fromEntries(Object.keys(gridOf(MINING_CIRCUITS.demo)).map((key) => [key, Number(layer[key])]));
-    layers.push({ index, verifier, verifierCode: await chain.provider.getCode(verifier), grid });
+    layers.push(await deployed("layer", index, String(layer.verifier), grid));
   }
-  return layers;
+  const jobKinds: DeployedVerifier[] = [];
+  for (const kind of await new JobMarket(mining).jobKinds()) {
+    jobKinds.push(await deployed("job kind", kind.index, kind.verifier, jobParamsOf(kind)));
+  }
+  return { layers, jobKinds };
 }
 
 /** The mining circuit whose grid a deployed layer repeats. */
 export function circuitForGrid(grid: Record<string, number>): MiningCircuit | undefined {
   return Object.values(MINING_CIRCUITS).find((c: MiningCircuit) => JSON.stringify(gridOf(c)) === JSON.stringify(grid));
+}
+
+/** The job circuit whose parameters a deployed job kind repeats. */
+export function jobCircuitForParams(params: Record<string, number>): JobCircuit | undefined {
+  return Object.values(JOB_CIRCUITS).find((c: JobCircuit) => JSON.stringify(jobParamsOf(c)) === JSON.stringify(params));
+}
+
+/** The grids of the mining circuits or the parameters of the job circuits, for messages: "demo {…}, production {…}". */
+function knownGrids(role: DeployedVerifier["role"]): string {
+  const grids =
+    role === "layer"
+      ? Object.entries(MINING_CIRCUITS).map(([key, c]: [string, MiningCircuit]) => [key, gridOf(c)] as const)
+      : Object.entries(JOB_CIRCUITS).map(([key, c]: [string, JobCircuit]) => [key, jobParamsOf(c)] as const);
+  return `${role === "layer" ? "mining" : "job"} circuits: ${grids.map(([key, g]) => `${key} ${JSON.stringify(g)}`).join(", ")}`;
+}
+
+/** The key of a manifest's circuit: its mining-circuit key, else its job-circuit key (JOB_CIRCUITS), else undefined. */
+function circuitKey(manifest: CircuitManifest): string | undefined {
+  return (
+    manifest.miningCircuit ?? Object.entries(JOB_CIRCUITS).find(([, circuit]) => circuit.name === manifest.circuit)?.[0]
+  );
+}
+
+/** What a deployment repeats of a manifest's circuit: a layer's grid or a job kind's parameters (undefined: neither). */
+function deployedAs(manifest: CircuitManifest): { role: DeployedVerifier["role"]; grid: string } | undefined {
+  const mining = manifest.miningCircuit
+    ? (MINING_CIRCUITS as Record<string, MiningCircuit>)[manifest.miningCircuit]
+    : undefined;
+  if (mining) return { role: "layer", grid: JSON.stringify(gridOf(mining)) };
+  const job =
+    manifest.miningCircuit === null ? Object.values(JOB_CIRCUITS).find((c) => c.name === manifest.circuit) : undefined;
+  return job ? { role: "job kind", grid: JSON.stringify(jobParamsOf(job)) } : undefined;
 }
 
 /** Runs the checks of one circuit; see the module comment. */
@@ -356,16 +438,16 @@ export async function auditCircuit(target: AuditTarget, options: AuditOptions = 
 
   if (options.chain && (want("chain-params") || want("chain-code") || want("chain-vk"))) {
     const chain = options.chain;
-    const layers = await chainParams(manifest, chain, want("chain-params") ? add : undefined);
-    if (!layers) {
+    const deployed = await chainParams(manifest, chain, want("chain-params") ? add : undefined);
+    if (!deployed) {
       for (const check of (["chain-code", "chain-vk"] as const).filter(want)) {
-        add(check, false, "no deployed layer to check (see the chain-params line)");
+        add(check, false, "no deployed layer or job kind to check (see the chain-params line)");
       }
       return results;
     }
-    for (const deployed of layers) {
-      const where = `layer ${deployed.index}'s verifier ${deployed.verifier}`;
-      if (deployed.verifierCode === "0x") {
+    for (const slot of deployed) {
+      const where = `${slot.role} ${slot.index}'s verifier ${slot.verifier}`;
+      if (slot.verifierCode === "0x") {
         for (const check of (["chain-code", "chain-vk"] as const).filter(want)) {
           add(check, false, `no code at ${where}`);
         }
@@ -374,8 +456,8 @@ export async function auditCircuit(target: AuditTarget, options: AuditOptions = 
       if (want("chain-code") && !phase2) add("chain-code", false, "the manifest pins no verifier (no phase 2)");
       else if (want("chain-code") && phase2) {
         const pin = phase2.verifier;
-        const stripped = keccak256(stripMetadata(deployed.verifierCode));
-        const full = keccak256(deployed.verifierCode);
+        const stripped = keccak256(stripMetadata(slot.verifierCode));
+        const full = keccak256(slot.verifierCode);
         const ok = stripped === pin.runtimeKeccak256NoMetadata;
         add(
           "chain-code",
@@ -392,7 +474,7 @@ export async function auditCircuit(target: AuditTarget, options: AuditOptions = 
       if (want("chain-vk")) {
         if (!exported) add("chain-vk", false, "no verification key to compare (see the zkey line)");
         else {
-          const missing = missingConstants(exported.vkey, deployed.verifierCode);
+          const missing = missingConstants(exported.vkey, slot.verifierCode);
           const total = verifierConstants(exported.vkey).length;
           add(
             "chain-vk",
@@ -409,36 +491,47 @@ export async function auditCircuit(target: AuditTarget, options: AuditOptions = 
   return results;
 }
 
-/** The deployed layers that use the manifest's circuit (matched by grid), after the chain-params check. */
+/**
+ * The deployed layers (mining circuit, matched by grid) or job kinds (job circuit, matched by parameters) that use the
+ * manifest's circuit, after the chain-params check.
+ */
 async function chainParams(
   manifest: CircuitManifest,
   chain: ChainTarget,
   add: ((check: AuditCheck, ok: boolean, detail: string) => CheckResult) | undefined,
-): Promise<DeployedLayer[] | undefined> {
-  let deployed: DeployedLayer[];
+): Promise<DeployedVerifier[] | undefined> {
+  let deployment: Deployment;
   try {
-    deployed = await readDeployment(chain);
+    deployment = await readDeployment(chain);
   } catch (error) {
     add?.("chain-params", false, `cannot read the deployment at ${chain.contract}: ${errorMessage(error)}`);
     return undefined;
   }
-  const expected = manifest.miningCircuit
-    ? (MINING_CIRCUITS as Record<string, MiningCircuit>)[manifest.miningCircuit]
-    : undefined;
+  const expected = deployedAs(manifest);
   if (!expected) {
-    add?.("chain-params", false, `the manifest names no mining circuit; cannot compare the deployment's layers`);
+    add?.(
+      "chain-params",
+      false,
+      `the manifest names no mining circuit and ${manifest.circuit} is no job circuit; cannot compare the ` +
+        "deployment's layers or job kinds",
+    );
     return undefined;
   }
-  const grid = JSON.stringify(gridOf(expected));
-  const matching = deployed.filter((layer) => JSON.stringify(layer.grid) === grid);
+  const [slots, what] =
+    expected.role === "layer"
+      ? ([deployment.layers, "circuit's grid"] as const)
+      : ([deployment.jobKinds, "job circuit's parameters"] as const);
+  const matching = slots.filter((slot) => JSON.stringify(slot.grid) === expected.grid);
   add?.(
     "chain-params",
     matching.length > 0,
     matching.length > 0
-      ? `DemleMining ${chain.contract} uses the circuit's grid ${grid} in layer(s) ` +
+      ? `DemleMining ${chain.contract} uses the ${what} ${expected.grid} in ${expected.role}(s) ` +
           matching.map((l) => `${l.index} (verifier ${l.verifier})`).join(", ")
-      : `no layer of DemleMining ${chain.contract} has the circuit's grid ${grid}; its layers have ` +
-          deployed.map((l) => JSON.stringify(l.grid)).join(", "),
+      : `no ${expected.role} of DemleMining ${chain.contract} has the ${what} ${expected.grid}; ` +
+          (slots.length === 0
+            ? `it has no ${expected.role}s`
+            : `its ${expected.role}s have ${slots.map((l) => JSON.stringify(l.grid)).join(", ")}`),
   );
   return matching.length > 0 ? matching : undefined;
 }
@@ -452,12 +545,12 @@ export function listManifests(dir = MANIFEST_DIR): { file: string; manifest: Cir
     .map((f) => ({ file: path.join(dir, f), manifest: loadManifest(path.join(dir, f)) }));
 }
 
-/** A manifest by mining-circuit key ("demo") or build name ("gemm_seed_demo_2x2x16"). */
+/** A manifest by mining-circuit key ("demo"), job-circuit key ("gemm-job-demo") or build name ("gemm_seed_demo_2x2x16"). */
 export function manifestFor(name: string, dir = MANIFEST_DIR): CircuitManifest {
   const all = listManifests(dir);
-  const found = all.find((m) => m.manifest.miningCircuit === name || m.manifest.circuit === name);
+  const found = all.find((m) => circuitKey(m.manifest) === name || m.manifest.circuit === name);
   if (!found) {
-    const known = all.map((m) => m.manifest.miningCircuit ?? m.manifest.circuit).join(", ") || "none";
+    const known = all.map((m) => circuitKey(m.manifest) ?? m.manifest.circuit).join(", ") || "none";
     throw new Error(`no manifest for circuit "${name}" in ${displayPath(dir)} (have: ${known})`);
   }
   return found.manifest;
@@ -477,12 +570,14 @@ export interface RunAuditOptions extends Omit<AuditOptions, "chain"> {
 export async function runAudit(options: RunAuditOptions = {}): Promise<CheckResult[]> {
   const dir = options.manifestDir ?? MANIFEST_DIR;
   let manifests: CircuitManifest[];
+  // Deployed layers and job kinds of no known circuit (or one without a manifest): reported, the others audited.
+  const unknown: CheckResult[] = [];
   if (options.circuits && options.circuits.length > 0) {
     manifests = options.circuits.map((name) => manifestFor(name, dir));
   } else if (options.chain) {
-    let deployed: DeployedLayer[];
+    let deployment: Deployment;
     try {
-      deployed = await readDeployment(options.chain);
+      deployment = await readDeployment(options.chain);
     } catch (error) {
       return [
         {
@@ -494,20 +589,23 @@ export async function runAudit(options: RunAuditOptions = {}): Promise<CheckResu
       ];
     }
     manifests = [];
-    const unknown: CheckResult[] = [];
-    for (const layer of deployed) {
-      const circuit = circuitForGrid(layer.grid);
+    for (const slot of [...deployment.layers, ...deployment.jobKinds]) {
+      const circuit = slot.role === "layer" ? circuitForGrid(slot.grid) : jobCircuitForParams(slot.grid);
       const manifest = listManifests(dir).find((m) => circuit && m.manifest.circuit === circuit.name)?.manifest;
       if (!manifest) {
         unknown.push({
           check: "chain-params",
           circuit: circuit?.name ?? "?",
           ok: false,
-          detail: `layer ${layer.index}'s grid ${JSON.stringify(layer.grid)} is ${circuit ? `${circuit.name}'s, which has no manifest` : "no known circuit's"}`,
+          detail:
+            `${slot.role} ${slot.index}'s ${slot.role === "layer" ? "grid" : "parameters"} ${JSON.stringify(slot.grid)} ` +
+            `(verifier ${slot.verifier}) ` +
+            (circuit
+              ? `are ${circuit.name}'s, which has no manifest`
+              : `match no known circuit (${knownGrids(slot.role)})`),
         });
       } else if (!manifests.includes(manifest)) manifests.push(manifest);
     }
-    if (unknown.length > 0) return unknown;
   } else {
     manifests = listManifests(dir).map((m) => m.manifest);
     if (manifests.length === 0) throw new Error(`no manifests in ${displayPath(dir)}`);
@@ -515,7 +613,7 @@ export async function runAudit(options: RunAuditOptions = {}): Promise<CheckResu
   if ((options.zkeyPath || options.ptauPath) && manifests.length > 1) {
     throw new Error("--zkey and --ptau audit one circuit: pass --circuit");
   }
-  const results: CheckResult[] = [];
+  const results: CheckResult[] = [...unknown];
   for (const manifest of manifests) {
     results.push(
       ...(await auditCircuit(

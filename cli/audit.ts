@@ -28,6 +28,7 @@ import { selectPtau } from "../audit/ptau-pin.js";
 import { connect } from "./options.js";
 import { allPassed, formatCheck, short, type CheckResult } from "../audit/report.js";
 import { MINING_CIRCUITS, miningCircuit } from "../miner/circuits.js";
+import { JOB_CIRCUITS, jobCircuit } from "../miner/job-circuits.js";
 import { readR1csHeader, requiredPtauPower } from "../prover/setup.js";
 
 export interface AuditIo {
@@ -58,7 +59,17 @@ function parseIterations(value: string): number {
 }
 
 function circuitChoice(): Option {
-  return new Option("--circuit <name>", "mining circuit").choices(Object.keys(MINING_CIRCUITS));
+  return new Option("--circuit <name>", "mining circuit or job circuit").choices([
+    ...Object.keys(MINING_CIRCUITS),
+    ...Object.keys(JOB_CIRCUITS),
+  ]);
+}
+
+/** A mining circuit ("demo") or job circuit ("gemm-job-demo") by key, with its manifest's `miningCircuit`. */
+function circuitByKey(key: string): { name: string; mainFile: string; miningCircuit: string | null } {
+  const job = Object.hasOwn(JOB_CIRCUITS, key);
+  const { name, mainFile } = job ? jobCircuit(key) : miningCircuit(key);
+  return { name, mainFile, miningCircuit: job ? null : key };
 }
 
 function report(io: AuditIo, results: readonly CheckResult[], json: boolean | undefined): void {
@@ -77,9 +88,16 @@ export function registerAuditCommands(program: Command, io: AuditIo = defaultIo)
       "recompute every hash a circuit's manifest (circuits/manifests/) pins — r1cs from source, ptau, zkey " +
         "(snarkjs zkey verify), verification key, verifier — and check a deployment's verifier against it",
     )
-    .option("--circuit <names...>", "circuits to audit: demo, production or build names (default: all manifests)")
+    .option(
+      "--circuit <names...>",
+      "circuits to audit: mining circuits (demo, production, …), job circuits (gemm-job-demo, gemm-job) or build " +
+        "names (default: the deployment's layers and job kinds with --contract, else all manifests)",
+    )
     .option("--rpc <url>", "JSON-RPC endpoint of a deployment to check (with --contract)")
-    .option("--contract <address>", "DemleMining address: checks the code and vk constants of its layers' verifiers")
+    .option(
+      "--contract <address>",
+      "DemleMining address: checks the code and vk constants of its layers' and job kinds' verifiers",
+    )
     .option("--chain-id <id>", "refuse unless the node reports this chain id", (v) => Number.parseInt(v, 10))
     .option("--checks <list>", `comma-separated subset of: ${AUDIT_CHECKS.join(", ")}`, parseChecks)
     .option("--zkey <file>", "audit this zkey instead of the manifest's")
@@ -131,7 +149,7 @@ export function registerAuditCommands(program: Command, io: AuditIo = defaultIo)
     .addOption(circuitChoice().makeOptionMandatory())
     .option("--ptau <file>", "phase-1 file (default: the manifest's, else the development ptau of the needed power)")
     .action(async (flags: { circuit: string; ptau?: string }) => {
-      const circuit = miningCircuit(flags.circuit);
+      const circuit = circuitByKey(flags.circuit);
       const log = progress("manifest");
       const compiled = await compileCircuit(circuit.name, path.join(REPO_ROOT, circuit.mainFile));
       const r1cs = await r1csPin(compiled.r1csPath);
@@ -146,7 +164,7 @@ export function registerAuditCommands(program: Command, io: AuditIo = defaultIo)
       const manifest: CircuitManifest = {
         format: MANIFEST_FORMAT,
         circuit: circuit.name,
-        miningCircuit: flags.circuit,
+        miningCircuit: circuit.miningCircuit,
         mainFile: circuit.mainFile,
         compiler: pinnedCompiler(),
         r1cs,
@@ -169,9 +187,8 @@ export function registerAuditCommands(program: Command, io: AuditIo = defaultIo)
     .requiredOption("--dir <dir>", "ceremony directory, e.g. ceremony/demo")
     .option("--ptau <file>", "prepared phase-1 file, e.g. a Hermez powersOfTau28_hez_final_NN.ptau (default: dev)")
     .action(async (flags: { circuit: string; dir: string; ptau?: string }) => {
-      const circuit = miningCircuit(flags.circuit);
       const transcript = await ceremonyInit({
-        circuit: { name: circuit.name, mainFile: circuit.mainFile, miningCircuit: flags.circuit },
+        circuit: circuitByKey(flags.circuit),
         dir: flags.dir,
         ...(flags.ptau ? { ptauPath: flags.ptau } : {}),
         log: progress("ceremony init"),

@@ -1,7 +1,7 @@
-// `demle audit` and `demle ceremony` (issue #7). The audit passes against a fresh deployment of the demo circuit
-// (committed ceremony zkey, verifier generated from it), and fails, naming the check, when the r1cs differs (a
-// circuit source edited), the zkey comes from another ceremony, the ptau is swapped, or the deployed verifier has
-// another verification key. A ceremony of a tiny circuit with 3 contributions and a beacon verifies; a tampered zkey
+// `demle audit` and `demle ceremony` (issue #7). The audit passes against a fresh deployment of the demo circuit and
+// the demo job circuit as its job kind (committed ceremony zkeys, verifiers generated from them), and fails, naming the
+// check, when the r1cs differs (a circuit source edited), the zkey comes from another ceremony, the ptau is swapped,
+// the deployed verifier of a layer or a job kind has another verification key, or a job kind matches no job circuit. A ceremony of a tiny circuit with 3 contributions and a beacon verifies; a tampered zkey
 // does not; finalize refuses a ceremony without a contribution.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -29,6 +29,7 @@ import { registerAuditCommands } from "../cli/audit.js";
 import { CIRCUIT_BUILD_DIR, instantiateCircuit, REPO_ROOT } from "../circuits/compile.js";
 import { MINING_CIRCUITS, prepareCircuit, type PreparedCircuit } from "../miner/circuits.js";
 import { deployDemle, miningParams, type Deployment } from "../miner/deploy.js";
+import { JOB_CIRCUITS, prepareJobCircuit } from "../miner/job-circuits.js";
 import { withBn128Curve } from "../prover/snarkjs-runtime.js";
 
 const quiet = () => {};
@@ -72,9 +73,11 @@ async function freshPtau(out: string): Promise<string> {
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe("demle audit on the demo circuit", () => {
+describe("demle audit on the demo circuit and the demo job circuit", () => {
   let manifest: CircuitManifest;
+  let jobManifest: CircuitManifest;
   let prepared: PreparedCircuit;
+  let job: Awaited<ReturnType<typeof prepareJobCircuit>>;
   let server: Awaited<ReturnType<typeof hre.network.createServer>>;
   let provider: JsonRpcProvider;
   let url: string;
@@ -84,15 +87,24 @@ describe("demle audit on the demo circuit", () => {
   const anotherCeremony = () =>
     (otherZkey ??= zkeyOfAnotherCeremony(resolveRecorded(manifest.phase2!.zkey.file), path.join(tmp, "other.zkey")));
 
+  /** Deploys the gemm-demo workload with the given job kinds (default: the demo job circuit's). */
+  const deploy = (jobKinds: Parameters<typeof deployDemle>[4] = [job], layers = [prepared]) =>
+    deployDemle(signer, "gemm-demo", layers, miningParams({ proofsPerCommitment: 1 }), jobKinds);
+  /** `demle audit --rpc --contract <mining> --checks chain-params,chain-code,chain-vk [args]`. */
+  const chainAudit = (mining: string, ...args: string[]) =>
+    demle("audit", "--rpc", url, "--contract", mining, "--checks", "chain-params,chain-code,chain-vk", ...args);
+
   beforeAll(async () => {
     manifest = manifestFor("demo");
+    jobManifest = manifestFor("gemm-job-demo");
     prepared = await prepareCircuit(MINING_CIRCUITS.demo, quiet);
+    job = await prepareJobCircuit(JOB_CIRCUITS["gemm-job-demo"], quiet);
     server = await hre.network.createServer({}, "127.0.0.1", 0);
     const { address, port } = await server.listen();
     url = `http://${address}:${port}`;
     provider = new JsonRpcProvider(url);
     signer = await provider.getSigner(0);
-    deployment = await deployDemle(signer, "gemm-demo", [prepared], miningParams({ proofsPerCommitment: 1 }));
+    deployment = await deploy();
   }, 600_000);
 
   afterAll(async () => {
@@ -100,20 +112,31 @@ describe("demle audit on the demo circuit", () => {
     await server?.close();
   });
 
-  it("deploys the verifier generated from the committed ceremony zkey", () => {
+  it("deploys the verifiers generated from the committed ceremony zkeys", () => {
     expect(path.relative(REPO_ROOT, prepared.setup.zkeyPath)).toBe(path.join("ceremony", "demo", "final.zkey"));
     expect(path.basename(prepared.setup.verifierPath)).toBe(manifest.phase2!.verifier.sourceUnit);
+    expect(jobManifest).toMatchObject({ circuit: job.circuit.name, miningCircuit: null });
+    expect(path.relative(REPO_ROOT, job.setup.zkeyPath)).toBe(path.join("ceremony", "gemm-job-demo", "final.zkey"));
+    expect(path.basename(job.setup.verifierPath)).toBe(jobManifest.phase2!.verifier.sourceUnit);
   });
 
-  it("passes every check against a fresh demo deployment (demle audit --rpc --contract --json)", async () => {
+  it("passes every check of the layer's and the job kind's circuits against a fresh deployment (--json)", async () => {
     const { out, exitCode } = await demle("audit", "--rpc", url, "--contract", deployment.mining, "--json");
     const results = JSON.parse(out.join("\n")) as CheckResult[];
     expect(results.filter((r) => !r.ok)).toEqual([]);
-    expect(results.map((r) => r.check)).toEqual([...AUDIT_CHECKS]);
-    expect(new Set(results.map((r) => r.circuit))).toEqual(new Set([manifest.circuit]));
-    expect(byCheck(results)["chain-code"]!.detail).toMatch(/full code hash matches too/);
+    for (const { circuit } of [manifest, jobManifest]) {
+      const own = results.filter((r) => r.circuit === circuit);
+      expect(own.map((r) => r.check)).toEqual([...AUDIT_CHECKS]);
+      expect(byCheck(own)["chain-code"]!.detail).toMatch(/full code hash matches too/);
+    }
+    expect(results).toHaveLength(2 * AUDIT_CHECKS.length);
+    const job = byCheck(results.filter((r) => r.circuit === jobManifest.circuit));
+    expect(job["chain-params"]!.detail).toMatch(
+      /job circuit's parameters \{.*"proofsPerJob":4.*\} in job kind\(s\) 0 /,
+    );
+    expect(job["chain-code"]!.detail).toMatch(/^code of job kind 0's verifier 0x[0-9a-fA-F]{40} /);
     expect(exitCode).toBe(0);
-  }, 300_000);
+  }, 600_000);
 
   it("fails the r1cs check when a circuit source differs", async () => {
     // The demo main file with another template parameter (K = 8 instead of 16), under build/ (circom only sees
@@ -163,17 +186,9 @@ describe("demle audit on the demo circuit", () => {
     const file = path.join(tmp, verifierSourceUnit(manifest.circuit)); // same file name: only the vk differs
     writeFileSync(file, exported.source);
     const other = { ...prepared, setup: { ...prepared.setup, verifierPath: file } };
-    const bad = await deployDemle(signer, "gemm-demo", [other], miningParams({ proofsPerCommitment: 1 }));
+    const bad = await deploy([], [other]);
 
-    const { out, exitCode } = await demle(
-      "audit",
-      "--rpc",
-      url,
-      "--contract",
-      bad.mining,
-      "--checks",
-      "chain-params,chain-code,chain-vk",
-    );
+    const { out, exitCode } = await chainAudit(bad.mining);
     expect(exitCode).toBe(1);
     expect(out[0]).toMatch(/^PASS chain-params gemm_seed_demo_2x2x16: /);
     expect(out[1]).toMatch(
@@ -182,13 +197,66 @@ describe("demle audit on the demo circuit", () => {
     // Phase 2 changes only delta: the audit names the four constants that differ.
     expect(out[2]).toMatch(/^FAIL chain-vk .*4 of \d+ constants .*\(deltax1, deltax2, deltay1, deltay2\)$/);
 
-    // The honest deployment still passes the same checks.
+    // The job circuit, asked for by name, has no job kind to check in a deployment without job kinds.
+    const { out: jobOut } = await chainAudit(bad.mining, "--circuit", "gemm-job-demo");
+    expect(jobOut[0]).toMatch(/^FAIL chain-params gemm_job_demo_2x4x16: no job kind of .* it has no job kinds$/);
+
+    // The honest deployment still passes the same checks, for its layer and its job kind.
     const honest = await runAudit({
       chain: { provider, contract: deployment.mining },
       checks: ["chain-params", "chain-code", "chain-vk"],
       log: quiet,
     });
-    expect(honest.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(honest.map((r) => [r.circuit, r.ok])).toEqual([
+      ...Array.from({ length: 3 }, () => [manifest.circuit, true]),
+      ...Array.from({ length: 3 }, () => [jobManifest.circuit, true]),
+    ]);
+  }, 120_000);
+
+  it("fails the chain checks of a job kind whose verifier is the GEMM seed circuit's (demle audit --circuit gemm-job-demo)", async () => {
+    const bad = await deploy([{ circuit: job.circuit, setup: prepared.setup }]);
+    const { out, exitCode } = await chainAudit(bad.mining, "--circuit", "gemm-job-demo");
+    expect(exitCode).toBe(1);
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatch(
+      /^PASS chain-params gemm_job_demo_2x4x16: .* in job kind\(s\) 0 \(verifier 0x[0-9a-fA-F]{40}\)$/,
+    );
+    expect(out[1]).toMatch(
+      /^FAIL chain-code gemm_job_demo_2x4x16: code of job kind 0's verifier 0x[0-9a-fA-F]{40} has keccak256 .* manifest pins/,
+    );
+    // Another circuit, same ptau: alpha, beta and gamma agree; delta and the IC points (one more public input) do not.
+    expect(out[2]).toMatch(
+      /^FAIL chain-vk gemm_job_demo_2x4x16: job kind 0's verifier .* has another verification key: \d+ of \d+ constants .*deltax1.*IC/,
+    );
+  }, 120_000);
+
+  it("fails chain-params for a job kind whose parameters are no job circuit's, and still audits the layer", async () => {
+    const altered = await deploy([{ circuit: { ...job.circuit, proofsPerJob: 3 }, setup: job.setup }]);
+    const results = await runAudit({
+      chain: { provider, contract: altered.mining },
+      checks: ["chain-params", "chain-code", "chain-vk"],
+      log: quiet,
+    });
+    expect(results[0]).toMatchObject({ check: "chain-params", circuit: "?", ok: false });
+    expect(results[0]!.detail).toMatch(
+      /^job kind 0's parameters \{.*"proofsPerJob":3.*\} \(verifier 0x[0-9a-fA-F]{40}\) match no known circuit \(job circuits: gemm-job-demo \{.*"proofsPerJob":4.*\}, gemm-job \{/,
+    );
+    expect(results.slice(1).map((r) => [r.check, r.circuit, r.ok])).toEqual(
+      ["chain-params", "chain-code", "chain-vk"].map((check) => [check, manifest.circuit, true]),
+    );
+
+    // Asked for by name, the job circuit finds no job kind with its parameters and names the deployed ones.
+    const { out, exitCode } = await chainAudit(altered.mining, "--circuit", "gemm-job-demo");
+    expect(exitCode).toBe(1);
+    expect(out[0]).toMatch(
+      /^FAIL chain-params gemm_job_demo_2x4x16: no job kind of DemleMining .* has the job circuit's parameters \{.*"proofsPerJob":4.*\}; its job kinds have \{.*"proofsPerJob":3/,
+    );
+    expect(out.slice(1)).toEqual(
+      ["chain-code", "chain-vk"].map(
+        (check) =>
+          `FAIL ${check} gemm_job_demo_2x4x16: no deployed layer or job kind to check (see the chain-params line)`,
+      ),
+    );
   }, 120_000);
 });
 
