@@ -25,13 +25,13 @@
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { Contract, keccak256, type Provider } from "ethers";
+import { Contract, keccak256, ZeroAddress, type Provider } from "ethers";
 import { CIRCUIT_BUILD_DIR, compileCircuit } from "../circuits/compile.js";
 import { loadArtifact } from "../miner/artifacts.js";
 import { MINING_CIRCUITS, type MiningCircuit } from "../miner/circuits.js";
 import { JOB_CIRCUITS, type JobCircuit } from "../miner/job-circuits.js";
 import { JobMarket } from "../miner/job-market.js";
-import type { GemmTiling } from "../common/work.js";
+import { miningJobKind } from "../miner/deploy.js";
 import { blake2bFile } from "../ptau/ptau.js";
 import { errorMessage, stderrLog, type LogFn } from "../prover/snarkjs-runtime.js";
 import { zkeyVerify, loadTranscript, compareContributions } from "./ceremony.js";
@@ -108,24 +108,29 @@ function gridOf(circuit: MiningCircuit): Record<string, number> {
   };
 }
 
-/** What a deployment's DemleMining.JobKind repeats of its job circuit (all of the kind but the verifier). */
-function jobParamsOf(kind: {
-  readonly macsPerTile: number | bigint;
-  readonly tilesPerProof: number;
-  readonly proofsPerJob: number;
-  readonly tiling: GemmTiling;
-}): Record<string, number> {
-  const { tileRows, tileCols, depth, maxRowBlocksLog2, maxColBlocksLog2 } = kind.tiling;
-  return {
-    macsPerTile: Number(kind.macsPerTile),
-    tilesPerProof: kind.tilesPerProof,
-    proofsPerJob: kind.proofsPerJob,
-    tileRows,
-    tileCols,
-    depth,
-    maxRowBlocksLog2,
-    maxColBlocksLog2,
-  };
+/** The fields of DemleMining's JobKind besides the verifier, in the struct's order. */
+const JOB_KIND_FIELDS = [
+  "macsPerTile",
+  "tilesPerProof",
+  "proofsPerJob",
+  "tileRows",
+  "tileCols",
+  "depth",
+  "maxRowBlocksLog2",
+  "maxColBlocksLog2",
+] as const;
+
+/** What a deployment's DemleMining.JobKind repeats of its job circuit: every field but the verifier. */
+function jobParamsOf(kind: { readonly [F in (typeof JOB_KIND_FIELDS)[number]]: number | bigint }): Record<
+  string,
+  number
+> {
+  return Object.fromEntries(JOB_KIND_FIELDS.map((field) => [field, Number(kind[field])]));
+}
+
+/** The JobKind parameters a deployment of a job circuit has (miner/deploy.ts `miningJobKind`, as `demle deploy`). */
+function jobCircuitParams(circuit: JobCircuit): Record<string, number> {
+  return jobParamsOf(miningJobKind(circuit, ZeroAddress));
 }
 
 /** A deployed verifier: of `mining.layer(index)` or of `mining.jobKind(index)`. */
@@ -168,7 +173,7 @@ async function readDeployment(chain: ChainTarget): Promise<Deployment> {
   }
   const jobKinds: DeployedVerifier[] = [];
   for (const kind of await new JobMarket(mining).jobKinds()) {
-    jobKinds.push(await deployed("job kind", kind.index, kind.verifier, jobParamsOf(kind)));
+    jobKinds.push(await deployed("job kind", kind.index, kind.verifier, jobParamsOf({ ...kind, ...kind.tiling })));
   }
   return { layers, jobKinds };
 }
@@ -180,7 +185,9 @@ export function circuitForGrid(grid: Record<string, number>): MiningCircuit | un
 
 /** The job circuit whose parameters a deployed job kind repeats. */
 export function jobCircuitForParams(params: Record<string, number>): JobCircuit | undefined {
-  return Object.values(JOB_CIRCUITS).find((c: JobCircuit) => JSON.stringify(jobParamsOf(c)) === JSON.stringify(params));
+  return Object.values(JOB_CIRCUITS).find(
+    (c: JobCircuit) => JSON.stringify(jobCircuitParams(c)) === JSON.stringify(params),
+  );
 }
 
 /** The grids of the mining circuits or the parameters of the job circuits, for messages: "demo {…}, production {…}". */
@@ -188,7 +195,7 @@ function knownGrids(role: DeployedVerifier["role"]): string {
   const grids =
     role === "layer"
       ? Object.entries(MINING_CIRCUITS).map(([key, c]: [string, MiningCircuit]) => [key, gridOf(c)] as const)
-      : Object.entries(JOB_CIRCUITS).map(([key, c]: [string, JobCircuit]) => [key, jobParamsOf(c)] as const);
+      : Object.entries(JOB_CIRCUITS).map(([key, c]: [string, JobCircuit]) => [key, jobCircuitParams(c)] as const);
   return `${role === "layer" ? "mining" : "job"} circuits: ${grids.map(([key, g]) => `${key} ${JSON.stringify(g)}`).join(", ")}`;
 }
 
@@ -207,7 +214,7 @@ function deployedAs(manifest: CircuitManifest): { role: DeployedVerifier["role"]
   if (mining) return { role: "layer", grid: JSON.stringify(gridOf(mining)) };
   const job =
     manifest.miningCircuit === null ? Object.values(JOB_CIRCUITS).find((c) => c.name === manifest.circuit) : undefined;
-  return job ? { role: "job kind", grid: JSON.stringify(jobParamsOf(job)) } : undefined;
+  return job ? { role: "job kind", grid: JSON.stringify(jobCircuitParams(job)) } : undefined;
 }
 
 /** Runs the checks of one circuit; see the module comment. */

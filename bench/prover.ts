@@ -14,12 +14,14 @@
  *      proofs/min of both and their ratio, per-worker heap statistics and sampled process RSS;
  *   4. k tiles proved as k per-tile proofs (pool) vs one proof covering k small tiles, and the on-chain verification
  *      gas of both on an in-process Hardhat network (verifiers compiled with solc-js, hardhat.config.ts settings);
- *   5. every op's production tile circuit (conv2d, batchnorm, attention from bench/ops/*.ts, GEMM from 3.):
+ *   5. every op's production tile circuit (conv2d, batchnorm, attention from bench/ops/*.ts, GEMM from 3.) and the
+ *      input-root job circuit of the linear layer (bench/ops/linear-job.ts, circuits/main/gemm_job_8x8x64.circom):
  *      constraints, outputs and MACs per proof, constraints per output and per MAC, witness and prove medians.
  * Progress goes to stderr, the tables to stdout, every raw number to the JSON file (default bench/results/prover.json).
  *
- * --quick swaps in small circuits (Fp8GemmSeedProof(1, 2, 2, 8, 2, 2), 2×2×16 tiles, k = 2; the ops' demo mains) to smoke-test the
- * script in a few minutes; it uses the power-16 dev ptau if it is already available, otherwise one small dev ptau.
+ * --quick swaps in small circuits (Fp8GemmSeedProof(1, 2, 2, 8, 2, 2), 2×2×16 tiles, k = 2; the ops' demo mains; the
+ * demo job main gemm_job_demo_2x4x16) to smoke-test the script in a few minutes; it uses the power-16 dev ptau if it is
+ * already available, otherwise one small dev ptau.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -63,12 +65,14 @@ import { CircuitHarness } from "../test/helpers/circuit.js";
 import { benchOp as benchAttention } from "./ops/attention.js";
 import { benchOp as benchBatchNorm } from "./ops/batchnorm.js";
 import { benchOp as benchConv } from "./ops/conv.js";
+import { benchOp as benchLinearJob } from "./ops/linear-job.js";
 import type { OpBenchRow } from "./ops/row.js";
 
 const OP_BENCHES = [
   ["conv2d", benchConv],
   ["batchnorm", benchBatchNorm],
   ["attention", benchAttention],
+  ["linear (job, input-root)", benchLinearJob],
 ] as const;
 import { H100_TILES_FILE, loadH100Tiles, subTile } from "../test/helpers/h100.js";
 
@@ -1194,7 +1198,7 @@ async function run(options: Options): Promise<void> {
       pooled.batch.outcomes,
     ),
   );
-  // 5. The other ops' tile circuits (bench/ops/*.ts): one honest tile each, median of 3 proofs.
+  // 5. The other ops' tile circuits and the job circuit (bench/ops/*.ts): one honest tile each, median of 3 proofs.
   const opRows = await phase("ops", async () => {
     const rows: OpBenchRow[] = [];
     for (const [op, bench] of OP_BENCHES) {
