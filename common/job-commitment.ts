@@ -1,8 +1,10 @@
 /**
  * Input-root ("job") mode commitments of the linear layer Y = X·W (docs/jobs.md "Commitments"): the byte leaf, the
  * input and weight block trees, and the witness input of circuits/gemm_job.circom (`Fp8GemmJobProof`). The output
- * tree, the tile grid and the challenge are seed mode's (common/work.ts).
+ * tree, the tile grid and the challenge are seed mode's (common/work.ts). The conv2d job (docs/ops/conv.md "Job mode",
+ * circuits/conv_job.circom `Fp8ConvJobProof`) has its own input and weight trees, built from the same byte leaf.
  */
+import { convTileWords, defineConvWork, validateConvTiling, type ConvTiling, type ConvWork } from "./ops/conv.js";
 import {
   assertFieldElement,
   challengedTile,
@@ -211,5 +213,196 @@ export async function gemmJobProofInput(
   const names = ["outputRoot", "inputRoot", "weightRoot", "challenge", "miner", "shape"];
   const input: CircuitInput = Object.fromEntries(names.map((name, i) => [name, String(publicSignals[i])]));
   Object.assign(input, { a, b, c: words, siblings, inputSiblings, weightSiblings });
+  return { input, publicSignals, tiles };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// conv2d jobs (docs/ops/conv.md "Job mode", circuits/conv_job.circom): X is NCHW [N, Cin, H, W], the weights ONNX
+// [Cout, Cin, KH, KW], Y NCHW float32 committed exactly as seed conv (commitConvOutputs).
+
+/** Most bytes one byte leaf can hold (PackedBytesHash: 16 runs of 16 elements of 31 bytes). */
+const MAX_LEAF_BYTES = BYTES_PER_ELEMENT * POSEIDON_WIDTH * POSEIDON_WIDTH;
+
+/**
+ * Throws a RangeError unless `tiling` is one a conv job circuit (Fp8ConvJobProof) supports: a valid conv tiling
+ * (validateConvTiling) with one group, stride 1, dilation 1, an odd square kernel KH = KW, "same" padding
+ * P = (KH − 1)/2 (so Ho = H = 2^outHeightLog2 and Wo = W), and input rows (Cin·W codes) and weight blocks
+ * (Cin·KH·KW·TN codes) that fit a byte leaf.
+ */
+export function assertJobConvTiling(tiling: ConvTiling): void {
+  validateConvTiling(tiling);
+  const t = tiling;
+  const need = (ok: boolean, message: string) => {
+    if (!ok) throw new RangeError(`a conv job tiling needs ${message}`);
+  };
+  need(t.groups === 1, `groups = 1, got ${t.groups}`);
+  need(t.stride === 1, `stride 1, got ${t.stride}`);
+  need(t.dilation === 1, `dilation 1, got ${t.dilation}`);
+  need(
+    t.kernelHeight === t.kernelWidth && t.kernelHeight % 2 === 1,
+    `an odd square kernel, got ${t.kernelHeight}×${t.kernelWidth}`,
+  );
+  need(
+    t.padding === (t.kernelHeight - 1) / 2,
+    `padding (kernel − 1)/2 = ${(t.kernelHeight - 1) / 2}, got ${t.padding}`,
+  );
+  // Implied by the above and validateConvTiling; checked so the reference never relies on it silently.
+  need(t.inHeight === 2 ** t.outHeightLog2, `inHeight = 2^outHeightLog2, got ${t.inHeight}`);
+  need(t.outWidth === t.inWidth, `outWidth = inWidth, got ${t.outWidth} and ${t.inWidth}`);
+  const rowBytes = t.inChannels * t.inWidth;
+  const blockBytes = t.inChannels * t.kernelHeight * t.kernelWidth * t.tileChannels;
+  need(rowBytes <= MAX_LEAF_BYTES, `an input row of Cin·W ≤ ${MAX_LEAF_BYTES} codes, got ${rowBytes}`);
+  need(blockBytes <= MAX_LEAF_BYTES, `a weight block of K·TN ≤ ${MAX_LEAF_BYTES} codes, got ${blockBytes}`);
+}
+
+/** The conv work of a job (throws on a tiling a job circuit does not support or a shape beyond it). */
+function convJobWork(tiling: ConvTiling, shape: WorkShape): ConvWork {
+  assertJobConvTiling(tiling);
+  return defineConvWork(tiling, shape);
+}
+
+function assertConvSizes(work: ConvWork, x: Uint8Array | undefined, weights: Uint8Array | undefined): void {
+  const t = work.tiling;
+  const shapeText = `shape (dr ${work.shape.rowBlocksLog2}, dc ${work.shape.colBlocksLog2})`;
+  const xSize = work.images * t.inChannels * t.inHeight * t.inWidth;
+  if (x !== undefined && x.length !== xSize) {
+    throw new RangeError(
+      `x must be N·Cin·H·W = ${work.images}·${t.inChannels}·${t.inHeight}·${t.inWidth} = ${xSize} E4M3FN codes ` +
+        `for ${shapeText}, got ${x.length}`,
+    );
+  }
+  const wSize = work.outChannels * work.depth;
+  if (weights !== undefined && weights.length !== wSize) {
+    throw new RangeError(
+      `weights must be Cout·Cin·KH·KW = ${work.outChannels}·${t.inChannels}·${t.kernelHeight}·${t.kernelWidth} = ` +
+        `${wSize} E4M3FN codes for ${shapeText}, got ${weights.length}`,
+    );
+  }
+}
+
+/** Input leaf i = n·H + h: row h of image n, its Cin·W codes ordered [ci][w] (X[n][ci][h][w] at ci·W + w). */
+function convJobInputRow(x: Uint8Array, work: ConvWork, index: number): Uint8Array {
+  const { inChannels: cin, inHeight: h, inWidth: w } = work.tiling;
+  const [n, row] = [Math.floor(index / h), index % h];
+  const codes = new Uint8Array(cin * w);
+  for (let ci = 0; ci < cin; ci++) {
+    const start = ((n * cin + ci) * h + row) * w;
+    codes.set(x.subarray(start, start + w), ci * w);
+  }
+  return codes;
+}
+
+/** Weight leaf c: the im2col K×TN block of column block c, row-major: entry (k, j) = weights[(c·TN + j)·K + k]. */
+function convJobWeightBlock(weights: Uint8Array, work: ConvWork, colBlock: number): Uint8Array {
+  const [k, tn] = [work.depth, work.tiling.tileChannels];
+  const block = new Uint8Array(k * tn);
+  for (let kk = 0; kk < k; kk++) {
+    for (let j = 0; j < tn; j++) block[kk * tn + j] = weights[(colBlock * tn + j) * k + kk]!;
+  }
+  return block;
+}
+
+/**
+ * The conv job's input tree: leaf i = n·H + h (i < 2^dr = N·H) is the byte leaf of row h of image n of x (NCHW
+ * [N, Cin, H, W] codes), ordered [ci][w]; leaves ≥ 2^dr are 0; depth MAX_DR.
+ */
+export async function convInputTree(x: Uint8Array, tiling: ConvTiling, shape: WorkShape): Promise<BlockTree> {
+  const work = convJobWork(tiling, shape);
+  assertConvSizes(work, x, undefined);
+  return blockTree(tiling.maxRowBlocksLog2, 2 ** shape.rowBlocksLog2, (i) => convJobInputRow(x, work, i));
+}
+
+/**
+ * The conv job's weight tree: leaf c (c < 2^dc) is the byte leaf of the im2col K×TN block of column block c
+ * (K = Cin·KH·KW, row k = (ci·KH + dh)·KW + dw, row-major) of the ONNX [Cout, Cin, KH, KW] codes; leaves ≥ 2^dc are 0;
+ * depth MAX_DC.
+ */
+export async function convWeightTree(weights: Uint8Array, tiling: ConvTiling, shape: WorkShape): Promise<BlockTree> {
+  const work = convJobWork(tiling, shape);
+  assertConvSizes(work, undefined, weights);
+  return blockTree(tiling.maxColBlocksLog2, 2 ** shape.colBlocksLog2, (c) => convJobWeightBlock(weights, work, c));
+}
+
+/** Everything a conv job proof of `tilesPerProof` challenged tiles is about. */
+export interface ConvJobProofParams {
+  readonly tiling: ConvTiling;
+  readonly shape: WorkShape;
+  readonly tilesPerProof: number;
+  /** X, NCHW [N, Cin, H, W] E4M3FN codes. */
+  readonly x: Uint8Array;
+  /** The weights, ONNX [Cout, Cin, KH, KW] E4M3FN codes. */
+  readonly weights: Uint8Array;
+  /** The committed outputs, NCHW [N, Cout, H, W] float32 bit patterns. */
+  readonly y: Uint32Array;
+  readonly outputTree: OutputTree;
+  readonly inputs: BlockTree;
+  readonly weightsTree: BlockTree;
+  readonly challenge: bigint;
+  /** The miner's address (0x-hex or decimal) or its value. */
+  readonly miner: string | bigint;
+}
+
+/**
+ * The witness input of Fp8ConvJobProof (circuits/conv_job.circom), its public signals in the circuit's order
+ * [outputRoot, inputRoot, weightRoot, challenge, miner, shape] and the challenged tiles. For each tile (r, c) — output
+ * row oh = r mod H of image n = ⌊r / H⌋ — `x[u][dh]` holds input row h = oh − P + dh as its Cin·W codes ([ci][w];
+ * circom fills the circuit's x[u][dh][ci][w] from it row-major) with its input-tree path, or, for a padding row
+ * (h outside [0, H)), zero codes and zero siblings (the circuit ignores both). Throws when the tiling is not a job
+ * tiling, the trees do not have its depths, or the challenged rows and blocks are not the trees' leaves.
+ */
+export async function convJobProofInput(
+  params: ConvJobProofParams,
+): Promise<{ input: CircuitInput; publicSignals: bigint[]; tiles: { rowBlock: number; colBlock: number }[] }> {
+  const { tiling, shape, tilesPerProof, x, weights, y, outputTree, inputs, weightsTree, challenge } = params;
+  const work = convJobWork(tiling, shape);
+  assertConvSizes(work, x, weights);
+  const miner = BigInt(params.miner);
+  assertFieldElement("miner", miner);
+  assertFieldElement("challenge", challenge);
+  if (!Number.isSafeInteger(tilesPerProof) || tilesPerProof < 1) {
+    throw new RangeError(`tilesPerProof must be a positive integer, got ${tilesPerProof}`);
+  }
+  const depths = [
+    ["output", outputTree.depth, treeDepth(tiling)],
+    ["input", inputs.depth, tiling.maxRowBlocksLog2],
+    ["weight", weightsTree.depth, tiling.maxColBlocksLog2],
+  ] as const;
+  for (const [name, actual, expected] of depths) {
+    if (actual !== expected) throw new RangeError(`the ${name} tree has depth ${actual}; the tiling needs ${expected}`);
+  }
+
+  const { inHeight: h, inChannels: cin, inWidth: w, kernelHeight: kh, padding, tileChannels: tn } = tiling;
+  const tiles: { rowBlock: number; colBlock: number }[] = [];
+  const [xRows, wBlocks, words]: [string[][][], string[][][], string[][][]] = [[], [], []];
+  const [siblings, inputSiblings, weightSiblings]: [string[][], string[][][], string[][]] = [[], [], []];
+  for (let u = 0; u < tilesPerProof; u++) {
+    const { rowBlock, colBlock, index } = await challengedTile(challenge, u, work);
+    tiles.push({ rowBlock, colBlock });
+    const [n, oh] = [Math.floor(rowBlock / h), rowBlock % h];
+    const tileRows: string[][] = [];
+    const tilePaths: string[][] = [];
+    for (let dh = 0; dh < kh; dh++) {
+      const row = oh - padding + dh;
+      if (row < 0 || row >= h) {
+        tileRows.push(new Array<string>(cin * w).fill("0"));
+        tilePaths.push(new Array<string>(tiling.maxRowBlocksLog2).fill("0"));
+      } else {
+        const codes = convJobInputRow(x, work, n * h + row);
+        tileRows.push(Array.from(codes, String));
+        tilePaths.push(await assertBlockInTree("input", inputs, n * h + row, codes));
+      }
+    }
+    xRows.push(tileRows);
+    inputSiblings.push(tilePaths);
+    const block = convJobWeightBlock(weights, work, colBlock);
+    wBlocks.push(rows(block, tn));
+    weightSiblings.push(await assertBlockInTree("weight", weightsTree, colBlock, block));
+    words.push(rows(convTileWords(y, work, rowBlock, colBlock), tn));
+    siblings.push(outputTree.siblings(index).map(String));
+  }
+  const publicSignals = [outputTree.root, inputs.root, weightsTree.root, challenge, miner, encodeShape(shape)];
+  const names = ["outputRoot", "inputRoot", "weightRoot", "challenge", "miner", "shape"];
+  const input: CircuitInput = Object.fromEntries(names.map((name, i) => [name, String(publicSignals[i])]));
+  Object.assign(input, { x: xRows, w: wBlocks, y: words, siblings, inputSiblings, weightSiblings });
   return { input, publicSignals, tiles };
 }

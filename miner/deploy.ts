@@ -3,7 +3,7 @@ import { ContractFactory, parseEther, type Signer } from "ethers";
 import { compileVerifier } from "../prover/verifier-contract.js";
 import { loadArtifact } from "./artifacts.js";
 import type { MiningCircuit, PreparedCircuit } from "./circuits.js";
-import type { JobCircuit } from "./job-circuits.js";
+import { jobKindParams, type JobCircuit } from "./job-circuits.js";
 
 /** DemleMining's constructor Params (see contracts/interfaces/IDemleMining.sol for each field's meaning). */
 export interface MiningParams {
@@ -79,11 +79,7 @@ export function miningJobKind(circuit: JobCircuit, verifier: string): MiningJobK
     macsPerTile: circuit.macsPerTile,
     tilesPerProof: circuit.tilesPerProof,
     proofsPerJob: circuit.proofsPerJob,
-    tileRows: circuit.tiling.tileRows,
-    tileCols: circuit.tiling.tileCols,
-    depth: circuit.tiling.depth,
-    maxRowBlocksLog2: circuit.tiling.maxRowBlocksLog2,
-    maxColBlocksLog2: circuit.tiling.maxColBlocksLog2,
+    ...jobKindParams(circuit),
   };
 }
 

@@ -1,33 +1,102 @@
 /**
- * The input-root ("job") mode circuits (docs/jobs.md): one per job kind, each an `Fp8GemmJobProof` main
- * (circuits/gemm_job.circom) for the linear layer Y = X·W. A job kind's tile, K and grid come from here.
+ * The input-root ("job") mode circuits (docs/jobs.md): one per job kind. The linear layer Y = X·W is an
+ * `Fp8GemmJobProof` main (circuits/gemm_job.circom), conv2d an `Fp8ConvJobProof` main (circuits/conv_job.circom,
+ * docs/ops/conv.md "Job mode"). A job kind's tile, K and grid come from here (`jobKindParams`).
  */
 import type { CompiledCircuit } from "../circuits/compile.js";
+import type { ConvTiling } from "../common/ops/conv.js";
 import type { GemmTiling } from "../common/work.js";
 import type { CircuitSetup } from "../prover/setup.js";
 import type { LogFn } from "../prover/snarkjs-runtime.js";
 import { prepareCircuit } from "./circuits.js";
 
-export interface JobCircuit {
-  /** The one op input-root mode supports. */
-  readonly op: "linear";
+/** What every job circuit has, whatever its op. */
+interface JobCircuitBase {
   /** Build name (build/circuits/<name>, build/setup/<name>). */
   readonly name: string;
   /** Committed main file, relative to the repo root. */
   readonly mainFile: string;
-  /** Tile TM×TN, K = depth (the whole inner dimension), grid up to 2^maxRowBlocksLog2 × 2^maxColBlocksLog2. */
-  readonly tiling: GemmTiling;
   /** NT: tiles one proof checks. */
   readonly tilesPerProof: number;
   /** Proofs a miner submits per job assignment. */
   readonly proofsPerJob: number;
-  /** MACs of one output tile (TM·TN·K): the reward basis. */
+  /** MACs of one output tile (linear: TM·TN·K; conv2d: Wo·TN·K with K = Cin·KH·KW): the reward basis. */
   readonly macsPerTile: number;
+}
+
+/** A job circuit: the linear layer (`Fp8GemmJobProof`) or conv2d (`Fp8ConvJobProof`). */
+export type JobCircuit =
+  | (JobCircuitBase & {
+      readonly op: "linear";
+      /** Tile TM×TN, K = depth (the whole inner dimension), grid up to 2^maxRowBlocksLog2 × 2^maxColBlocksLog2. */
+      readonly tiling: GemmTiling;
+    })
+  | (JobCircuitBase & {
+      readonly op: "conv2d";
+      /** One group, stride 1, dilation 1, padding (KH − 1)/2 (common/job-commitment.ts `assertJobConvTiling`). */
+      readonly tiling: ConvTiling;
+    });
+
+/** The fields of an on-chain `JobKind` a job circuit fixes besides its verifier, NT, proofs per job and MACs. */
+export interface JobKindParams {
+  /** Rows of an output tile: TM (linear) or Wo, the pixels of one output row (conv2d). */
+  readonly tileRows: number;
+  /** Columns of an output tile: TN (output features or channels). */
+  readonly tileCols: number;
+  /** Dot-product length K: the inner dimension (linear) or Cin·KH·KW (conv2d). */
+  readonly depth: number;
+  readonly maxRowBlocksLog2: number;
+  readonly maxColBlocksLog2: number;
+}
+
+/** The on-chain JobKind fields of a job circuit (linear: TM, TN, K; conv2d: Wo, TN, Cin·KH·KW) and its grid. */
+export function jobKindParams(circuit: JobCircuit): JobKindParams {
+  const { maxRowBlocksLog2, maxColBlocksLog2 } = circuit.tiling;
+  if (circuit.op === "linear") {
+    const { tileRows, tileCols, depth } = circuit.tiling;
+    return { tileRows, tileCols, depth, maxRowBlocksLog2, maxColBlocksLog2 };
+  }
+  const t = circuit.tiling;
+  return {
+    tileRows: t.outWidth,
+    tileCols: t.tileChannels,
+    depth: (t.inChannels / t.groups) * t.kernelHeight * t.kernelWidth,
+    maxRowBlocksLog2,
+    maxColBlocksLog2,
+  };
 }
 
 const JOB_DEMO: GemmTiling = { tileRows: 2, tileCols: 4, depth: 16, maxRowBlocksLog2: 5, maxColBlocksLog2: 2 };
 const JOB_PRODUCTION: GemmTiling = { tileRows: 8, tileCols: 8, depth: 64, maxRowBlocksLog2: 10, maxColBlocksLog2: 10 };
 const macsPerTile = (t: GemmTiling) => t.tileRows * t.tileCols * t.depth;
+
+/** The tiling of circuits/main/conv_job_demo_c4_k3_h8w8_tn2.circom. */
+const CONV_JOB_DEMO: ConvTiling = {
+  inChannels: 4,
+  groups: 1,
+  kernelHeight: 3,
+  kernelWidth: 3,
+  stride: 1,
+  padding: 1,
+  dilation: 1,
+  inHeight: 8,
+  inWidth: 8,
+  outWidth: 8,
+  outHeightLog2: 3,
+  tileChannels: 2,
+  maxRowBlocksLog2: 4,
+  maxColBlocksLog2: 2,
+};
+/** The tiling of circuits/main/conv_job_c8_k3_h8w8_tn8.circom (the seed conv's production tiling). */
+const CONV_JOB_PRODUCTION: ConvTiling = {
+  ...CONV_JOB_DEMO,
+  inChannels: 8,
+  tileChannels: 8,
+  maxRowBlocksLog2: 10,
+  maxColBlocksLog2: 6,
+};
+const convMacsPerTile = (t: ConvTiling) =>
+  t.outWidth * t.tileChannels * (t.inChannels / t.groups) * t.kernelHeight * t.kernelWidth;
 
 export const JOB_CIRCUITS = {
   /** 2×4 tiles, K = 16, X up to 64×16, W up to 16×16; fits the committed power-13 dev ptau. */
@@ -49,6 +118,26 @@ export const JOB_CIRCUITS = {
     tilesPerProof: 1,
     proofsPerJob: 4,
     macsPerTile: macsPerTile(JOB_PRODUCTION),
+  },
+  /** conv2d 3×3, Cin 4, 8×8 images, tiles of 8 pixels × 2 channels (K = 36), up to 2 images × 8 channels; power 14. */
+  "conv-job-demo": {
+    op: "conv2d",
+    name: "conv_job_demo_c4_k3_h8w8_tn2",
+    mainFile: "circuits/main/conv_job_demo_c4_k3_h8w8_tn2.circom",
+    tiling: CONV_JOB_DEMO,
+    tilesPerProof: 1,
+    proofsPerJob: 4,
+    macsPerTile: convMacsPerTile(CONV_JOB_DEMO),
+  },
+  /** conv2d 3×3, Cin 8, 8×8 images, tiles of 8 pixels × 8 channels (K = 72), up to 128 images × 512 channels; power 16. */
+  "conv-job": {
+    op: "conv2d",
+    name: "conv_job_c8_k3_h8w8_tn8",
+    mainFile: "circuits/main/conv_job_c8_k3_h8w8_tn8.circom",
+    tiling: CONV_JOB_PRODUCTION,
+    tilesPerProof: 1,
+    proofsPerJob: 4,
+    macsPerTile: convMacsPerTile(CONV_JOB_PRODUCTION),
   },
 } as const satisfies Record<string, JobCircuit>;
 
@@ -80,13 +169,20 @@ export const WORKLOAD_JOB_CIRCUITS: Readonly<Record<string, readonly JobCircuitN
   production: ["gemm-job"],
 };
 
-/** The job circuits whose parameters are those of on-chain job kinds (in `JOB_CIRCUITS` order). */
-export function jobCircuitsFor(kinds: readonly { readonly tiling: GemmTiling; readonly proofsPerJob: number }[]) {
-  return Object.values(JOB_CIRCUITS).filter((circuit) =>
-    kinds.some(
+/**
+ * The job circuits whose parameters are those of on-chain job kinds (in `JOB_CIRCUITS` order): a kind's tiling fields
+ * (tileRows, tileCols, depth, maxRowBlocksLog2, maxColBlocksLog2) equal the circuit's `jobKindParams` and its
+ * proofsPerJob the circuit's.
+ */
+export function jobCircuitsFor(
+  kinds: readonly { readonly tiling: JobKindParams; readonly proofsPerJob: number }[],
+): JobCircuit[] {
+  return Object.values(JOB_CIRCUITS).filter((circuit: JobCircuit) => {
+    const params = jobKindParams(circuit);
+    return kinds.some(
       (kind) =>
         kind.proofsPerJob === circuit.proofsPerJob &&
-        (Object.keys(circuit.tiling) as (keyof GemmTiling)[]).every((key) => kind.tiling[key] === circuit.tiling[key]),
-    ),
-  );
+        (Object.keys(params) as (keyof JobKindParams)[]).every((key) => kind.tiling[key] === params[key]),
+    );
+  });
 }
