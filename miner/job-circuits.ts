@@ -4,7 +4,7 @@
  * docs/ops/conv.md "Job mode"). A job kind's tile, K and grid come from here (`jobKindParams`).
  */
 import type { CompiledCircuit } from "../circuits/compile.js";
-import type { ConvTiling } from "../common/ops/conv.js";
+import { CONV_PRODUCTION_TILING, type ConvTiling } from "../common/ops/conv.js";
 import type { GemmTiling } from "../common/work.js";
 import type { CircuitSetup } from "../prover/setup.js";
 import type { LogFn } from "../prover/snarkjs-runtime.js";
@@ -70,30 +70,15 @@ const JOB_DEMO: GemmTiling = { tileRows: 2, tileCols: 4, depth: 16, maxRowBlocks
 const JOB_PRODUCTION: GemmTiling = { tileRows: 8, tileCols: 8, depth: 64, maxRowBlocksLog2: 10, maxColBlocksLog2: 10 };
 const macsPerTile = (t: GemmTiling) => t.tileRows * t.tileCols * t.depth;
 
+/** The tiling of circuits/main/conv_job_c8_k3_h8w8_tn8.circom: the seed conv's production tiling (a job tiling). */
+const CONV_JOB_PRODUCTION: ConvTiling = CONV_PRODUCTION_TILING;
 /** The tiling of circuits/main/conv_job_demo_c4_k3_h8w8_tn2.circom. */
 const CONV_JOB_DEMO: ConvTiling = {
+  ...CONV_PRODUCTION_TILING,
   inChannels: 4,
-  groups: 1,
-  kernelHeight: 3,
-  kernelWidth: 3,
-  stride: 1,
-  padding: 1,
-  dilation: 1,
-  inHeight: 8,
-  inWidth: 8,
-  outWidth: 8,
-  outHeightLog2: 3,
   tileChannels: 2,
   maxRowBlocksLog2: 4,
   maxColBlocksLog2: 2,
-};
-/** The tiling of circuits/main/conv_job_c8_k3_h8w8_tn8.circom (the seed conv's production tiling). */
-const CONV_JOB_PRODUCTION: ConvTiling = {
-  ...CONV_JOB_DEMO,
-  inChannels: 8,
-  tileChannels: 8,
-  maxRowBlocksLog2: 10,
-  maxColBlocksLog2: 6,
 };
 const convMacsPerTile = (t: ConvTiling) =>
   t.outWidth * t.tileChannels * (t.inChannels / t.groups) * t.kernelHeight * t.kernelWidth;

@@ -754,24 +754,44 @@ describe("a NaN input code committed in the input tree is rejected by the NaN ch
   });
 });
 
+/**
+ * A job whose outputs are ORT's FP8 conv (miner/ops/conv.ts) of random codes, checked against the contract, and the
+ * honest witnesses of the given tiles on `harness`.
+ */
+async function expectOrtTilesPass(
+  harness: CircuitHarness,
+  tiling: ConvTiling,
+  shape: WorkShape,
+  seed: number,
+  tiles: readonly (readonly [number, number])[],
+): Promise<void> {
+  const random = await makeJob(tiling, shape, seed);
+  const inputs = { x: random.x, weights: random.weights };
+  const y = await runFp8Conv(inputs, random.work);
+  expect(checkConvOutputs(y, exactConv(inputs, random.work), random.work).ok).toBe(true);
+  const job = await makeJob(tiling, shape, seed, { ...inputs, y });
+  expect(job.y).not.toEqual(random.y); // ORT's words, not the exact reference's rounding everywhere
+  for (const [r, c] of tiles) {
+    const witness = await harness.witness((await proofInput(job, await challengeFor(job.work, r, c))).input);
+    expect(harness.firstViolated(witness), `tile (${r}, ${c})`).toBe(-1);
+  }
+}
+
 describe("outputs of ONNX Runtime (CPU) pass the demo main", () => {
   it("commits ORT's conv of a 2×4×8×8 job into 8 channels and proves challenged tiles' witnesses", async () => {
-    const shape: WorkShape = { rowBlocksLog2: 4, colBlocksLog2: 2 };
-    const random = await makeJob(DEMO.tiling, shape, 4);
-    const y = await runFp8Conv({ x: random.x, weights: random.weights }, random.work);
-    const check = checkConvOutputs(y, exactConv({ x: random.x, weights: random.weights }, random.work), random.work);
-    expect(check.ok).toBe(true);
-    const job = await makeJob(DEMO.tiling, shape, 4, { x: random.x, weights: random.weights, y });
-    const harness = await loadMainCircuit(DEMO.name);
-    for (const [r, c] of [
+    const tiles = [
       [0, 0],
       [15, 3],
       [8, 1],
       [5, 2],
-    ] as const) {
-      const witness = await harness.witness((await proofInput(job, await challengeFor(job.work, r, c))).input);
-      expect(harness.firstViolated(witness), `tile (${r}, ${c})`).toBe(-1);
-    }
+    ] as const;
+    await expectOrtTilesPass(
+      await loadMainCircuit(DEMO.name),
+      DEMO.tiling,
+      { rowBlocksLog2: 4, colBlocksLog2: 2 },
+      4,
+      tiles,
+    );
   }, 300_000);
 });
 
@@ -816,16 +836,9 @@ describe(`production main circuits/main/${PRODUCTION.name}.circom`, () => {
   });
 
   it("accepts honest witnesses of ORT's outputs for a 2×8×8×8 job into 16 channels", async () => {
-    const shape: WorkShape = { rowBlocksLog2: 4, colBlocksLog2: 1 };
-    const random = await makeJob(PRODUCTION.tiling, shape, 6);
-    const y = await runFp8Conv({ x: random.x, weights: random.weights }, random.work);
-    const job = await makeJob(PRODUCTION.tiling, shape, 6, { x: random.x, weights: random.weights, y });
-    for (const [r, c] of [
+    await expectOrtTilesPass(harness, PRODUCTION.tiling, { rowBlocksLog2: 4, colBlocksLog2: 1 }, 6, [
       [8, 1],
       [7, 0],
-    ] as const) {
-      const witness = await harness.witness((await proofInput(job, await challengeFor(job.work, r, c))).input);
-      expect(harness.firstViolated(witness), `tile (${r}, ${c})`).toBe(-1);
-    }
+    ]);
   }, 300_000);
 });
