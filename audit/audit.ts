@@ -519,8 +519,8 @@ async function chainParams(
     add?.(
       "chain-params",
       false,
-      `the manifest names no mining circuit and ${manifest.circuit} is no job circuit; cannot compare the ` +
-        "deployment's layers or job kinds",
+      `${manifest.circuit} is neither a mining circuit (manifest miningCircuit ${JSON.stringify(manifest.miningCircuit)}) ` +
+        "nor a job circuit; cannot compare the deployment's layers or job kinds",
     );
     return undefined;
   }
@@ -608,7 +608,7 @@ export async function runAudit(options: RunAuditOptions = {}): Promise<CheckResu
             `${slot.role} ${slot.index}'s ${slot.role === "layer" ? "grid" : "parameters"} ${JSON.stringify(slot.grid)} ` +
             `(verifier ${slot.verifier}) ` +
             (circuit
-              ? `are ${circuit.name}'s, which has no manifest`
+              ? `match ${circuit.name}, which has no manifest`
               : `match no known circuit (${knownGrids(slot.role)})`),
         });
       } else if (!manifests.includes(manifest)) manifests.push(manifest);
