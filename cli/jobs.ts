@@ -11,6 +11,7 @@ import { committedOutputsOnChain } from "../data/committed-outputs.js";
 import { startDataServer } from "../data/server.js";
 import { loadArtifact } from "../miner/artifacts.js";
 import { JOB_CIRCUITS, jobCircuit } from "../miner/job-circuits.js";
+import { jobOp } from "../miner/job-ops.js";
 import { JobMarket } from "../miner/job-market.js";
 import { loadWallet } from "../miner/keys.js";
 import { describeRevert } from "../miner/transactions.js";
@@ -60,12 +61,6 @@ function ether(value: string): bigint {
   } catch {
     throw new InvalidArgumentError('expected a positive amount of ether, e.g. "0.01"');
   }
-}
-
-function element(value: string): { row: number; col: number } {
-  const match = /^(\d+),(\d+)$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected "row,col", e.g. 3,5');
-  return { row: Number(match[1]), col: Number(match[2]) };
 }
 
 function readInputFile(file: string, what: string): Uint8Array {
@@ -128,28 +123,58 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
 
   job
     .command("example")
-    .description("write an example job: a pointwise (1×1) convolution layer (model.json) and an NHWC image (input.bin)")
+    .description(
+      "write an example CNN layer job: model.json and input.bin (conv2d kinds: k×k conv of NCHW images; linear " +
+        "kinds: a 1×1 conv of an NHWC image)",
+    )
     .requiredOption("--out-dir <dir>", "directory to write model.json and input.bin into")
-    .option("--job-kind <name>", `job circuit (${Object.keys(JOB_CIRCUITS).join(", ")})`, "gemm-job-demo")
-    .option("--height <n>", "image height", integer(1, 4096), 8)
-    .option("--width <n>", "image width", integer(1, 4096), 8)
+    .option("--job-kind <name>", `job circuit (${Object.keys(JOB_CIRCUITS).join(", ")})`, "conv-job-demo")
+    .option("--images <n>", "images (conv2d kinds; their size is the circuit's)", integer(1, 1 << 16), 1)
+    .option("--height <n>", "image height (linear kinds)", integer(1, 4096), 8)
+    .option("--width <n>", "image width (linear kinds)", integer(1, 4096), 8)
     .option("--out-channels <n>", "output channels", integer(1, 1 << 16), 8)
     .option("--seed <n>", "PRNG seed of the example data", integer(0, 2 ** 32 - 1), 1)
     .action(
       (
-        flags: { outDir: string; jobKind: string; height: number; width: number; outChannels: number; seed: number },
+        flags: {
+          outDir: string;
+          jobKind: string;
+          images: number;
+          height: number;
+          width: number;
+          outChannels: number;
+          seed: number;
+        },
         command: Command,
       ) => {
         const options = withConfig(command, flags);
         const circuit = jobCircuit(options.jobKind);
-        const { model, input } = exampleJob({
-          jobKind: options.jobKind,
-          height: options.height,
-          width: options.width,
-          inChannels: circuit.tiling.depth,
-          outChannels: options.outChannels,
-          seed: options.seed,
-        });
+        const { model, input } =
+          circuit.op === "conv2d"
+            ? exampleJob({
+                jobKind: options.jobKind,
+                op: "conv2d",
+                images: options.images,
+                height: circuit.tiling.inHeight,
+                width: circuit.tiling.inWidth,
+                inChannels: circuit.tiling.inChannels,
+                outChannels: options.outChannels,
+                kernelSize: circuit.tiling.kernelHeight,
+                seed: options.seed,
+              })
+            : exampleJob({
+                jobKind: options.jobKind,
+                op: "linear",
+                images: 1,
+                height: options.height,
+                width: options.width,
+                inChannels: circuit.tiling.depth,
+                outChannels: options.outChannels,
+                kernelSize: 1,
+                seed: options.seed,
+              });
+        const op = jobOp(circuit);
+        const layout = op.layout(op.shapeFor(model, input.length));
         mkdirSync(options.outDir, { recursive: true });
         const modelFile = path.join(options.outDir, "model.json");
         const inputFile = path.join(options.outDir, "input.bin");
@@ -157,9 +182,8 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
         writeFileSync(modelFile, modelBytes);
         writeFileSync(inputFile, input);
         log(
-          `wrote ${modelFile} (${model.inFeatures}→${model.outFeatures} pointwise conv, sha256 ` +
-            `${sha256Hex(modelBytes).slice(0, 16)}…) and ${inputFile} (${options.height}×${options.width}×` +
-            `${model.inFeatures} NHWC image, ${input.length} bytes)`,
+          `wrote ${modelFile} (${model.op}, sha256 ${sha256Hex(modelBytes).slice(0, 16)}…) and ${inputFile} ` +
+            `(${input.length} bytes): ${layout.description}, ${layout.outputWords} outputs`,
         );
       },
     );
@@ -266,20 +290,24 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
     .argument("<job-id>", "job id", jobId)
     .option("--out <dir>", "write each miner's outputs to <dir>/job-<id>-<miner>.bin (float32 LE, row-major)")
     .option("--verify", "recompute the exact reference from the model and input and check every output")
-    .option("--element <row,col>", "print one output element with its Merkle proof, checked against the root", element)
+    .option(
+      "--element <index>",
+      "print output element <index> (of the output file: linear row·N + col, conv2d NCHW) with its tile's Merkle " +
+        "proof, checked against the root",
+      integer(0),
+    )
     .option("--json", "JSON output")
     .action(
       async (
         id: bigint,
-        flags: ChainFlags & { out?: string; verify?: boolean; element?: { row: number; col: number }; json?: boolean },
+        flags: ChainFlags & { out?: string; verify?: boolean; element?: number; json?: boolean },
         command: Command,
       ) => {
         const options = withConfig(command, flags);
         const provider = await connect(options.rpc);
         try {
           const contract = await miningContract(contractAddress(options), provider);
-          const { job: posted, work, results } = await jobResults(contract, id, { verify: options.verify ?? false });
-          const kind = await new JobMarket(contract).jobKind(posted.kind);
+          const { job: posted, layout, results } = await jobResults(contract, id, { verify: options.verify ?? false });
           const lines: string[] = [];
           const report = [];
           for (const result of results) {
@@ -291,26 +319,20 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
             }
             let proven: Awaited<ReturnType<typeof elementProof>> | undefined;
             let proofOk: boolean | undefined;
-            if (result.outputs && options.element) {
-              proven = await elementProof(
-                result.outputs,
-                kind.tiling,
-                posted.shape,
-                options.element.row,
-                options.element.col,
-              );
-              proofOk = await verifyElementProof(proven, kind.tiling, result.outputRoot);
+            if (result.outputs && options.element !== undefined) {
+              proven = await elementProof(layout, result.outputs, options.element);
+              proofOk = await verifyElementProof(layout, proven, result.outputRoot);
             }
             report.push({ ...result, outputs: undefined, file, element: proven && { ...proven, ok: proofOk } });
             lines.push(
               `${result.miner} ${result.status.padEnd(9)} ` +
                 (result.problem ?? `outputs match the committed root${file ? ` → ${file}` : ""}`) +
                 (result.contract
-                  ? `; contract: ${result.contract.violations} violation(s) in ${work.m * work.n} outputs, worst ` +
+                  ? `; contract: ${result.contract.violations} violation(s) in ${layout.outputWords} outputs, worst ` +
                     `|C − S|/T = ${result.contract.worstRelativeError.toExponential(2)} (bound 2^-9 = 1.95e-3)`
                   : "") +
                 (proven
-                  ? `; element (${proven.row}, ${proven.col}) = ${proven.value} (0x${proven.bits.toString(16).padStart(8, "0")}), ` +
+                  ? `; element ${proven.index} = ${proven.value} (0x${proven.bits.toString(16).padStart(8, "0")}), ` +
                     `Merkle proof of tile ${proven.tile}: ${proofOk ? "valid" : "INVALID"}`
                   : "") +
                 (result.flags.length > 0 ? ` — FLAGGED: ${result.flags.join("; ")}` : ""),
@@ -318,13 +340,15 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
           }
           if (options.json) {
             process.stdout.write(
-              `${JSON.stringify({ job: posted, work, results: report }, (_, v: unknown) =>
-                typeof v === "bigint" ? v.toString() : v instanceof Uint32Array ? Array.from(v) : v,
+              `${JSON.stringify(
+                { job: posted, layout: { ...layout, circuit: layout.circuit.name }, results: report },
+                (_, v: unknown) =>
+                  typeof v === "bigint" ? v.toString() : v instanceof Uint32Array ? Array.from(v) : v,
               )}\n`,
             );
           } else {
             process.stdout.write(
-              `job #${id}: ${work.m}×${work.n} outputs, ${results.length} miner(s)\n${lines.join("\n")}\n`,
+              `job #${id}: ${layout.description}, ${layout.outputWords} outputs, ${results.length} miner(s)\n${lines.join("\n")}\n`,
             );
           }
           if (results.length === 0) throw new Error(`job #${id} has no committed miners yet`);

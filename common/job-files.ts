@@ -6,24 +6,31 @@
 import { createHash } from "node:crypto";
 import { decodeFp8, encodeFp8 } from "./fp8.js";
 import { Prng } from "./prng.js";
-import type { GemmTiling, WorkShape } from "./work.js";
 
 export const JOB_MODEL_FORMAT = "demle-job-model/1";
 /** Largest model file anyone fetches (a K×N weight matrix in base64 plus a small header). */
 export const MAX_MODEL_BYTES = 16 * 1024 * 1024;
 
-/** A linear layer Y = X·W (a pointwise convolution when X's rows are the pixels of an NHWC image). */
-export interface JobModel {
+/**
+ * A job's model: one FP8 layer and its E4M3FN weights.
+ * - `linear`: Y = X·W, weights K×N row-major (K = inChannels, N = outChannels); X's rows are tokens, or the pixels
+ *   of an NHWC image (a pointwise convolution).
+ * - `conv2d`: a k×k convolution, stride 1, "same" zero padding (k − 1)/2, one group; weights in ONNX layout
+ *   [outChannels, inChannels, k, k]; X and Y are NCHW.
+ */
+export type JobModel = {
   readonly format: typeof JOB_MODEL_FORMAT;
-  readonly op: "linear";
   /** The job circuit (miner/job-circuits.ts JOB_CIRCUITS key) the model was laid out for. */
   readonly jobKind: string;
-  /** K */
-  readonly inFeatures: number;
-  /** N */
-  readonly outFeatures: number;
-  /** K×N E4M3FN codes, row-major. */
+  readonly inChannels: number;
+  readonly outChannels: number;
   readonly weights: Uint8Array;
+} & ({ readonly op: "linear" } | { readonly op: "conv2d"; readonly kernelSize: number });
+
+/** The number of weight codes of a model. */
+export function weightCount(model: Pick<JobModel, "op" | "inChannels" | "outChannels"> & { kernelSize?: number }) {
+  const k = model.op === "conv2d" ? model.kernelSize! : 1;
+  return model.inChannels * model.outChannels * k * k;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -48,8 +55,9 @@ export function serializeJobModel(model: JobModel): Uint8Array {
     format: model.format,
     op: model.op,
     jobKind: model.jobKind,
-    inFeatures: model.inFeatures,
-    outFeatures: model.outFeatures,
+    inChannels: model.inChannels,
+    outChannels: model.outChannels,
+    ...(model.op === "conv2d" ? { kernelSize: model.kernelSize } : {}),
     weights: Buffer.from(model.weights).toString("base64"),
   });
   return new TextEncoder().encode(`${json}\n`);
@@ -67,64 +75,37 @@ export function parseJobModel(bytes: Uint8Array, source: string): JobModel {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("not a JSON object");
   const fields = raw as Record<string, unknown>;
-  const expected = ["format", "op", "jobKind", "inFeatures", "outFeatures", "weights"];
-  const unknown = Object.keys(fields).filter((key) => !expected.includes(key));
-  if (unknown.length > 0) throw bad(`unknown field(s) ${unknown.join(", ")}`);
   if (fields.format !== JOB_MODEL_FORMAT) throw bad(`format must be "${JOB_MODEL_FORMAT}"`);
-  if (fields.op !== "linear") throw bad(`op must be "linear" (the only op jobs support)`);
+  if (fields.op !== "linear" && fields.op !== "conv2d") throw bad(`op must be "linear" or "conv2d"`);
+  const expected = ["format", "op", "jobKind", "inChannels", "outChannels", "weights"];
+  if (fields.op === "conv2d") expected.push("kernelSize");
+  const unknown = Object.keys(fields).filter((key) => !expected.includes(key));
+  if (unknown.length > 0) throw bad(`unknown field(s) ${unknown.join(", ")} for op ${fields.op}`);
   if (typeof fields.jobKind !== "string" || fields.jobKind === "") throw bad("jobKind must be a non-empty string");
-  const dimension = (key: string): number => {
+  const dimension = (key: string, max: number): number => {
     const value = fields[key];
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > 1 << 20) {
-      throw bad(`${key} must be an integer in [1, 2^20]`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max) {
+      throw bad(`${key} must be an integer in [1, ${max}]`);
     }
     return value;
   };
-  const inFeatures = dimension("inFeatures");
-  const outFeatures = dimension("outFeatures");
+  const inChannels = dimension("inChannels", 1 << 20);
+  const outChannels = dimension("outChannels", 1 << 20);
+  const kernelSize = fields.op === "conv2d" ? dimension("kernelSize", 15) : 1;
+  if (kernelSize % 2 === 0) throw bad("kernelSize must be odd (same padding)");
   if (typeof fields.weights !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(fields.weights)) {
     throw bad("weights must be base64");
   }
   const weights = new Uint8Array(Buffer.from(fields.weights, "base64"));
-  if (weights.length !== inFeatures * outFeatures) {
-    throw bad(`weights hold ${weights.length} codes, not inFeatures × outFeatures = ${inFeatures * outFeatures}`);
-  }
-  assertFiniteCodes(weights, `model ${source}'s weights`, outFeatures);
-  return { format: JOB_MODEL_FORMAT, op: "linear", jobKind: fields.jobKind, inFeatures, outFeatures, weights };
-}
-
-/**
- * The work shape of an M×K input for a model under a job circuit's tiling: M must be TM·2^dr and N = TN·2^dc, with K
- * the circuit's inner dimension and the grid within its bounds.
- */
-export function jobShape(tiling: GemmTiling, model: JobModel, inputBytes: number): WorkShape {
-  if (model.inFeatures !== tiling.depth) {
-    throw new Error(
-      `the model has ${model.inFeatures} input features; this job kind's circuit takes K = ${tiling.depth}`,
-    );
-  }
-  if (inputBytes % model.inFeatures !== 0) {
-    throw new Error(`the input has ${inputBytes} bytes, not a whole number of rows of K = ${model.inFeatures} codes`);
-  }
-  const log2Blocks = (total: number, tile: number, what: string, max: number): number => {
-    const blocks = total / tile;
-    const log2 = Math.log2(blocks);
-    if (!Number.isInteger(blocks) || !Number.isInteger(log2) || log2 > max) {
-      throw new Error(
-        `${what} = ${total} must be ${tile}·2^d with d ≤ ${max} for this job kind (pad the input with zero rows)`,
-      );
-    }
-    return log2;
-  };
-  return {
-    rowBlocksLog2: log2Blocks(
-      inputBytes / model.inFeatures,
-      tiling.tileRows,
-      "the input's rows M",
-      tiling.maxRowBlocksLog2,
-    ),
-    colBlocksLog2: log2Blocks(model.outFeatures, tiling.tileCols, "the model's outFeatures N", tiling.maxColBlocksLog2),
-  };
+  const layer = fields.op === "conv2d" ? ({ op: "conv2d", kernelSize } as const) : ({ op: "linear" } as const);
+  const count = weightCount({ ...layer, inChannels, outChannels });
+  if (weights.length !== count) throw bad(`weights hold ${weights.length} codes, not ${count}`);
+  assertFiniteCodes(
+    weights,
+    `model ${source}'s weights`,
+    fields.op === "conv2d" ? kernelSize * kernelSize : outChannels,
+  );
+  return { format: JOB_MODEL_FORMAT, jobKind: fields.jobKind, inChannels, outChannels, weights, ...layer };
 }
 
 /** Output words (float32 bit patterns) as the file's little-endian bytes. */
@@ -145,43 +126,48 @@ export function outputsFromBytes(bytes: Uint8Array, expectedWords: number, what:
 }
 
 /**
- * A small example job: a pointwise (1×1) convolution of a height×width image with `inChannels` channels (NHWC, so
- * the input's rows are pixels) to `outChannels` channels. The image is a smooth pattern plus noise and the weights
- * are small random values, all quantized to E4M3FN (saturating).
+ * A small example job for a CNN layer: an image (a smooth pattern plus noise) and small random weights, quantized to
+ * E4M3FN (saturating).
+ * - `linear`: a pointwise (1×1) convolution; the input is the height×width image in NHWC (rows are pixels).
+ * - `conv2d`: a kernelSize×kernelSize convolution; the input is `images` images in NCHW.
  */
 export function exampleJob(options: {
   jobKind: string;
+  op: "linear" | "conv2d";
+  images: number;
   height: number;
   width: number;
   inChannels: number;
   outChannels: number;
+  kernelSize: number;
   seed: number;
 }): { model: JobModel; input: Uint8Array } {
-  const { height, width, inChannels, outChannels } = options;
+  const { images, height, width, inChannels, outChannels } = options;
   const prng = new Prng(options.seed);
-  const input = new Uint8Array(height * width * inChannels);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < inChannels; c++) {
-        const pattern = Math.sin((x + 1) * (c + 1) * 0.37) * Math.cos((y + 1) * 0.51) * 4;
-        const value = pattern + (prng.nextU32() / 2 ** 32 - 0.5);
-        input[(y * width + x) * inChannels + c] = encodeFp8(value, "e4m3fn", true);
+  const noise = () => prng.nextU32() / 2 ** 32 - 0.5;
+  const input = new Uint8Array(images * height * width * inChannels);
+  for (let n = 0; n < images; n++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        for (let c = 0; c < inChannels; c++) {
+          const value = Math.sin((x + 1) * (c + 1) * 0.37 + n) * Math.cos((y + 1) * 0.51) * 4 + noise();
+          const index =
+            options.op === "linear"
+              ? ((n * height + y) * width + x) * inChannels + c
+              : ((n * inChannels + c) * height + y) * width + x;
+          input[index] = encodeFp8(value, "e4m3fn", true);
+        }
       }
     }
   }
-  const scale = 1 / Math.sqrt(inChannels);
-  const weights = Uint8Array.from({ length: inChannels * outChannels }, () =>
-    encodeFp8((prng.nextU32() / 2 ** 32 - 0.5) * 2 * scale, "e4m3fn", true),
+  const kernel = options.op === "conv2d" ? options.kernelSize : 1;
+  const layer = options.op === "conv2d" ? ({ op: "conv2d", kernelSize: kernel } as const) : ({ op: "linear" } as const);
+  const scale = 1 / Math.sqrt(inChannels * kernel * kernel);
+  const weights = Uint8Array.from({ length: inChannels * outChannels * kernel * kernel }, () =>
+    encodeFp8(noise() * 2 * scale, "e4m3fn", true),
   );
   return {
-    model: {
-      format: JOB_MODEL_FORMAT,
-      op: "linear",
-      jobKind: options.jobKind,
-      inFeatures: inChannels,
-      outFeatures: outChannels,
-      weights,
-    },
+    model: { format: JOB_MODEL_FORMAT, jobKind: options.jobKind, inChannels, outChannels, weights, ...layer },
     input,
   };
 }

@@ -2,7 +2,8 @@
  * The data server's view of the chain: which output root a miner committed for a job, and the job's layout, so an
  * upload can be checked against it (data/server.ts `CommittedOutputs`).
  */
-import type { JobMarket } from "../miner/job-market.js";
+import { circuitOfKind, type JobMarket } from "../miner/job-market.js";
+import { jobOp } from "../miner/job-ops.js";
 import type { CommittedOutputs } from "./server.js";
 
 export function committedOutputsOnChain(market: JobMarket): CommittedOutputs {
@@ -13,8 +14,16 @@ export function committedOutputsOnChain(market: JobMarket): CommittedOutputs {
       // A slashed miner's outputs are worth nothing to the requester.
       if (!assignment || assignment.status === "slashed") return undefined;
       const job = await market.job(jobId);
-      const kind = await market.jobKind(job.kind);
-      return { outputRoot: assignment.outputRoot, tiling: kind.tiling, shape: job.shape };
+      const circuit = circuitOfKind(await market.jobKind(job.kind));
+      if (!circuit) return undefined;
+      const op = jobOp(circuit);
+      const layout = op.layout(job.shape);
+      return {
+        outputRoot: assignment.outputRoot,
+        outputWords: layout.outputWords,
+        description: layout.description,
+        root: async (words) => (await op.commit(layout, words)).root,
+      };
     },
   };
 }

@@ -3,7 +3,7 @@
  *
  * - `PUT /blobs/<sha256>` stores a blob (inputs, models) whose body must hash to its name; `GET`/`HEAD` serve it.
  * - `PUT /outputs/<jobId>/<miner>` stores a miner's outputs (M×N float32 little-endian, row-major) only if their
- *   output Merkle root (common/work.ts `commitOutputs`) is the root that miner committed for that job, as told by
+ *   output Merkle root (the job op's output tree, as `CommittedOutputs` computes it) is the root that miner committed for that job, as told by
  *   {@link CommittedOutputs}; `GET /outputs/<jobId>` lists the miners whose outputs are stored, `GET
  *   /outputs/<jobId>/<miner>` serves them.
  *
@@ -21,15 +21,20 @@ import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { commitOutputs, defineWork, type GemmTiling, type WorkShape } from "../common/work.js";
+/** What a miner committed on chain for a job: its output root, and how the job's outputs make a root. */
+export interface CommittedOutput {
+  readonly outputRoot: bigint;
+  /** Float32 words of the job's output file. */
+  readonly outputWords: number;
+  /** e.g. "64×8": named in size errors. */
+  readonly description: string;
+  /** The output Merkle root of a whole output file's words (the op's tile layout). */
+  root(words: Uint32Array): Promise<bigint>;
+}
 
-/** What a miner committed on chain for a job: its output root and the job kind's tiling and the job's shape. */
 export interface CommittedOutputs {
   /** `miner` is a lowercase 0x address. Undefined when that miner holds no commitment for that job. */
-  lookup(
-    jobId: bigint,
-    miner: string,
-  ): Promise<{ outputRoot: bigint; tiling: GemmTiling; shape: WorkShape } | undefined>;
+  lookup(jobId: bigint, miner: string): Promise<CommittedOutput | undefined>;
 }
 
 export interface DataServerOptions {
@@ -364,12 +369,11 @@ export async function startDataServer(options: DataServerOptions): Promise<DataS
     const { jobId, miner } = target;
     const committed = await source.lookup(jobId, miner);
     if (!committed) throw new HttpError(404, `no output commitment of miner ${miner} for job ${jobId}`);
-    const work = defineWork(committed.tiling, committed.shape);
-    const expected = work.m * work.n * 4;
+    const expected = committed.outputWords * 4;
     const wrongLength = (length: number | string) =>
       new HttpError(
         422,
-        `outputs of job ${jobId} must be ${work.m}×${work.n} float32 = ${expected} bytes, got ${length}`,
+        `outputs of job ${jobId} must be ${committed.description} float32 = ${expected} bytes, got ${length}`,
       );
     if (expected > maxBytes) {
       throw new HttpError(413, `outputs of job ${jobId} (${expected} bytes) exceed the limit of ${maxBytes} bytes`);
@@ -389,7 +393,7 @@ export async function startDataServer(options: DataServerOptions): Promise<DataS
     if (received !== expected) throw wrongLength(received);
     // The client waits while the root is computed (long for large grids): not an idle connection.
     req.socket.setTimeout(0);
-    const root = (await commitOutputs(wordsOf(body), work)).root;
+    const root = await committed.root(wordsOf(body));
     req.socket.setTimeout(idleTimeoutMs);
     if (root !== committed.outputRoot) {
       throw new HttpError(

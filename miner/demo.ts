@@ -17,7 +17,7 @@ import { startDashboard, type Dashboard } from "../dashboard/server.js";
 import { exampleJob, serializeJobModel } from "../common/job-files.js";
 import { committedOutputsOnChain } from "../data/committed-outputs.js";
 import { startDataServer, type DataServer } from "../data/server.js";
-import { JOB_CIRCUITS, prepareJobCircuit } from "./job-circuits.js";
+import { JOB_CIRCUITS, prepareJobCircuit, WORKLOAD_JOB_CIRCUITS } from "./job-circuits.js";
 import { JobMarket } from "./job-market.js";
 import { JobWorker } from "./job-worker.js";
 import { jobResults, postJob } from "../requester/requester.js";
@@ -41,9 +41,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       `cached after the first run)`,
   );
   const prepared = await prepareWorkload(workload, (line) => log(`  ${line}`));
-  const jobCircuit = JOB_CIRCUITS["gemm-job-demo"];
-  log(`preparing the job circuit ${jobCircuit.name}`);
-  const preparedJob = await prepareJobCircuit(jobCircuit, (line) => log(`  ${line}`));
+  const jobCircuits = WORKLOAD_JOB_CIRCUITS.demo!.map((name) => JOB_CIRCUITS[name]);
+  log(`preparing the job circuits ${jobCircuits.map((c) => c.name).join(", ")}`);
+  const preparedJobs: Awaited<ReturnType<typeof prepareJobCircuit>>[] = [];
+  for (const circuit of jobCircuits) preparedJobs.push(await prepareJobCircuit(circuit, (line) => log(`  ${line}`)));
+  const cnn = JOB_CIRCUITS["conv-job-demo"];
   await withHardhat(async (hre) => {
     const connection = await hre.network.create();
     await setIntervalMining(connection.provider, options.blockTimeMs);
@@ -54,7 +56,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     try {
       const [deployer, ...accounts] = await connection.ethers.getSigners();
       const params = miningParams();
-      const deployment = await deployDemle(deployer!, "demo", prepared, params, [preparedJob]);
+      const deployment = await deployDemle(deployer!, "demo", prepared, params, preparedJobs);
       log(
         `deployed on the in-process chain ${deployment.chainId}: DemleMining ${deployment.mining}, DemleToken ` +
           `${deployment.token}; layers ${deployment.layers.map((l) => `${l.op} (verifier ${l.verifier})`).join(", ")}; ` +
@@ -76,11 +78,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       });
       const requester = accounts[5]! as unknown as Signer;
       const { model, input } = exampleJob({
-        jobKind: "gemm-job-demo",
-        height: 8,
-        width: 8,
-        inChannels: jobCircuit.tiling.depth,
+        jobKind: "conv-job-demo",
+        op: "conv2d",
+        images: 2,
+        height: cnn.tiling.inHeight,
+        width: cnn.tiling.inWidth,
+        inChannels: cnn.tiling.inChannels,
         outChannels: 8,
+        kernelSize: cnn.tiling.kernelHeight,
         seed: 1,
       });
       const fee = 2n * 10n ** 16n;
@@ -95,8 +100,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         fee,
       });
       log(
-        `requester ${await requester.getAddress()} posted job #${posted.jobId}: a 1×1 conv of an 8×8×16 image to 8 ` +
-          `channels (64×8 outputs), input ${posted.inputUri}, fee ${formatEther(fee)} ETH for 2 miners`,
+        `requester ${await requester.getAddress()} posted job #${posted.jobId}: a 3×3 conv of two ` +
+          `${cnn.tiling.inChannels}×${cnn.tiling.inHeight}×${cnn.tiling.inWidth} images to 8 channels, input ${posted.inputUri}, fee ${formatEther(fee)} ETH for 2 miners`,
       );
 
       const layers = workload.map((layer, i) => ({ ...layer, prover: prepared[i]!.setup.prover }));
@@ -107,7 +112,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           const jobs = new JobWorker({
             contract: deployment.mining,
             signer,
-            circuits: [{ circuit: jobCircuit, prover: preparedJob.setup.prover }],
+            circuits: preparedJobs.map(({ circuit, setup }) => ({ circuit, prover: setup.prover })),
             pool,
             stateDir: path.join(stateRoot, name),
             pollMs: Math.max(100, options.blockTimeMs / 2),
@@ -134,7 +139,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await Promise.all(miners.map(({ miner }) => miner.run(options.epochs + 1)));
       log("");
       const results = await jobResults(mining, posted.jobId, { verify: true });
-      log(`job #${posted.jobId}: the requester downloaded and verified ${results.work.m}×${results.work.n} outputs`);
+      log(
+        `job #${posted.jobId}: the requester downloaded and verified ${results.layout.outputWords} outputs (${results.layout.description})`,
+      );
       for (const result of results.results) {
         const name = miners.find((m) => m.address === result.miner)?.name ?? result.miner;
         const paid = miners.find((m) => m.address === result.miner)?.jobs.stats.feesEarned ?? 0n;

@@ -3,7 +3,8 @@
  * worker, the `demle job` commands, the data server's output check and the dashboard.
  */
 import type { Contract } from "ethers";
-import type { GemmTiling, WorkShape } from "../common/work.js";
+import type { WorkShape } from "../common/work.js";
+import { JOB_CIRCUITS, jobKindParams, type JobCircuit } from "./job-circuits.js";
 
 export type AssignmentStatus = "committed" | "proven" | "slashed";
 const ASSIGNMENT_STATUS: Record<string, AssignmentStatus> = { "1": "committed", "2": "proven", "3": "slashed" };
@@ -14,7 +15,29 @@ export interface OnChainJobKind {
   readonly macsPerTile: bigint;
   readonly tilesPerProof: number;
   readonly proofsPerJob: number;
-  readonly tiling: GemmTiling;
+  /** The circuit parameters the kind repeats: TM (or Wo), TN, K and the grid. */
+  readonly tiling: KindParams;
+}
+
+export interface KindParams {
+  readonly tileRows: number;
+  readonly tileCols: number;
+  readonly depth: number;
+  readonly maxRowBlocksLog2: number;
+  readonly maxColBlocksLog2: number;
+}
+
+/** The job circuit whose parameters an on-chain job kind repeats (they are unique: test/conv-job.test.ts). */
+export function circuitOfKind(kind: OnChainJobKind): JobCircuit | undefined {
+  return Object.values(JOB_CIRCUITS).find((circuit: JobCircuit) => {
+    const params = jobKindParams(circuit);
+    return (
+      (Object.keys(params) as (keyof KindParams)[]).every((key) => params[key] === kind.tiling[key]) &&
+      circuit.proofsPerJob === kind.proofsPerJob &&
+      circuit.tilesPerProof === kind.tilesPerProof &&
+      BigInt(circuit.macsPerTile) === kind.macsPerTile
+    );
+  });
 }
 
 export interface OnChainJob {

@@ -13,24 +13,22 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Contract, formatEther, formatUnits, type Signer, type TransactionReceipt } from "ethers";
 import { writeFileAtomic } from "../common/files.js";
-import { gemmJobProofInput, inputTree, weightTree } from "../common/job-commitment.js";
 import {
   assertFiniteCodes,
-  jobShape,
   MAX_MODEL_BYTES,
   outputsFromBytes,
   outputsToBytes,
   parseJobModel,
   sha256Hex,
 } from "../common/job-files.js";
-import { commitOutputs, defineWork, type GemmTiling, type OutputTree } from "../common/work.js";
 import { blobUrl, fetchBlob, originOf, putOutputs } from "../data/client.js";
 import { proofToCalldata } from "../prover/calldata.js";
 import type { ProverPool } from "../prover/pool.js";
 import type { ProverCircuit } from "../prover/setup.js";
-import { Fp8GemmRunner, type GemmExecutionProvider } from "./gemm.js";
+import type { GemmExecutionProvider } from "./gemm.js";
 import type { JobCircuit } from "./job-circuits.js";
-import { JobMarket, type OnChainJob } from "./job-market.js";
+import { circuitOfKind, JobMarket, type OnChainJob } from "./job-market.js";
+import { jobOp } from "./job-ops.js";
 import { withRetry } from "./retry.js";
 import { sendTransaction, type TxResponse } from "./transactions.js";
 
@@ -147,13 +145,8 @@ export class JobWorker {
     const params = await this.rpc("params", () => this.contract.getFunction("params")());
     this.params = { challengeDelay: Number(params.challengeDelay), proofWindow: Number(params.proofWindow) };
     for (const kind of await this.rpc("jobKinds", () => this.market.jobKinds())) {
-      const match = this.options.circuits.find(
-        ({ circuit }) =>
-          sameTiling(circuit.tiling, kind.tiling) &&
-          BigInt(circuit.macsPerTile) === kind.macsPerTile &&
-          circuit.tilesPerProof === kind.tilesPerProof &&
-          circuit.proofsPerJob === kind.proofsPerJob,
-      );
+      const circuit = circuitOfKind(kind);
+      const match = circuit && this.options.circuits.find((c) => c.circuit.name === circuit.name);
       if (match) this.kinds.set(kind.index, match);
     }
     this.log(
@@ -254,26 +247,26 @@ export class JobWorker {
   /** Fetches and checks the job's files, computes and stores the outputs; throws (nothing on chain) on bad data. */
   private async fetchAndCompute(job: OnChainJob, record: UsefulJobRecord): Promise<void> {
     const { circuit } = this.kinds.get(job.kind)!;
-    const { tiling } = circuit;
+    const op = jobOp(circuit);
+    const expected = op.layout(job.shape);
     const started = performance.now();
     const origin = originOf(job.inputUri);
     const modelBytes = await fetchOrUnreachable(() =>
       fetchBlob(blobUrl(origin, job.modelHash), { sha256: job.modelHash, maxBytes: MAX_MODEL_BYTES }),
     );
     const model = parseJobModel(modelBytes, `of job #${job.id}`);
-    const rows = tiling.tileRows << job.shape.rowBlocksLog2;
-    const input = await fetchOrUnreachable(() => fetchBlob(job.inputUri, { maxBytes: rows * tiling.depth }));
-    const shape = jobShape(tiling, model, input.length);
+    const input = await fetchOrUnreachable(() => fetchBlob(job.inputUri, { maxBytes: expected.inputBytes }));
+    const shape = op.shapeFor(model, input.length);
     if (shape.rowBlocksLog2 !== job.shape.rowBlocksLog2 || shape.colBlocksLog2 !== job.shape.colBlocksLog2) {
       throw new Error(
-        `the model and input make a ${rows}×${model.outFeatures} job of shape (${shape.rowBlocksLog2}, ` +
-          `${shape.colBlocksLog2}), not the posted (${job.shape.rowBlocksLog2}, ${job.shape.colBlocksLog2})`,
+        `the model and input make a job of shape (${shape.rowBlocksLog2}, ${shape.colBlocksLog2}), not the posted ` +
+          `(${job.shape.rowBlocksLog2}, ${job.shape.colBlocksLog2})`,
       );
     }
-    assertFiniteCodes(input, `the input of job #${job.id}`, tiling.depth);
+    assertFiniteCodes(input, `the input of job #${job.id}`, model.inChannels);
     const [weights, inputs] = await Promise.all([
-      weightTree(model.weights, tiling, shape),
-      inputTree(input, tiling, shape),
+      op.weightTree(expected, model.weights),
+      op.inputTree(expected, input),
     ]);
     if (weights.root !== job.weightRoot) throw new Error("the model's weight root is not the job's weightRoot");
     if (inputs.root !== job.inputRoot) throw new Error("the input's root is not the job's inputRoot");
@@ -282,23 +275,12 @@ export class JobWorker {
     writeFileAtomic(this.file(record.jobId, "input.bin"), input);
 
     const computeStarted = performance.now();
-    const honest = async () => {
-      const runner = await Fp8GemmRunner.create({
-        m: rows,
-        k: tiling.depth,
-        n: model.outFeatures,
-        allowSpinning: false,
-        ...(this.options.executionProvider ? { executionProvider: this.options.executionProvider } : {}),
-        onFallback: (message) => this.log(message),
-      });
-      try {
-        return await runner.run(input, model.weights);
-      } finally {
-        await runner.release();
-      }
-    };
+    const honest = () => op.compute(expected, input, model.weights, this.options.executionProvider);
     const outputs = await (this.options.computeOutputs?.(job.id, honest) ?? honest());
-    const tree = await commitOutputs(outputs, defineWork(tiling, shape));
+    if (outputs.length !== expected.outputWords) {
+      throw new Error(`computed ${outputs.length} output words, not ${expected.outputWords}`);
+    }
+    const tree = await op.commit(expected, outputs);
     writeFileAtomic(this.file(record.jobId, "outputs.bin"), outputsToBytes(outputs));
     const bond = await this.rpc("jobBond", () => this.contract.getFunction("jobBond")(job.id) as Promise<bigint>);
     Object.assign(record, {
@@ -307,26 +289,27 @@ export class JobWorker {
       timings: { fetchMs: Math.round(fetchMs), computeMs: Math.round(performance.now() - computeStarted) },
     });
     this.log(
-      `job #${job.id}: fetched and checked ${model.inFeatures}→${model.outFeatures} model and ${rows}-row input ` +
-        `(${record.timings.fetchMs} ms), computed ${rows}×${model.outFeatures} outputs (${record.timings.computeMs} ms)`,
+      `job #${job.id}: fetched and checked the ${model.op} model and the input (${record.timings.fetchMs} ms), ` +
+        `computed ${expected.description} (${record.timings.computeMs} ms)`,
     );
   }
 
   /** The job's stored files, checked against what was committed. */
   private async load(record: UsefulJobRecord, job: OnChainJob) {
     const { circuit } = this.kinds.get(job.kind)!;
+    const op = jobOp(circuit);
+    const layout = op.layout(job.shape);
     const model = parseJobModel(readFileSync(this.file(record.jobId, "model.json")), `of job #${record.jobId}`);
     const x = new Uint8Array(readFileSync(this.file(record.jobId, "input.bin")));
-    const work = defineWork(circuit.tiling, job.shape);
-    const c = outputsFromBytes(
+    const y = outputsFromBytes(
       readFileSync(this.file(record.jobId, "outputs.bin")),
-      work.m * work.n,
+      layout.outputWords,
       `outputs of job #${record.jobId}`,
     );
-    const outputTree: OutputTree = await commitOutputs(c, work);
+    const outputTree = await op.commit(layout, y);
     if (outputTree.root.toString() !== record.outputRoot)
       throw new Error(`job #${record.jobId}: outputs changed on disk`);
-    return { circuit, model, x, c, outputTree };
+    return { circuit, op, layout, model, x, y, outputTree };
   }
 
   private async advance(record: UsefulJobRecord, signal?: AbortSignal): Promise<void> {
@@ -414,7 +397,7 @@ export class JobWorker {
   }
 
   private async prove(record: UsefulJobRecord, job: OnChainJob, signal?: AbortSignal): Promise<void> {
-    const { circuit, model, x, c, outputTree } = await this.load(record, job);
+    const { circuit, op, layout, model, x, y, outputTree } = await this.load(record, job);
     const provider = this.options.signer.provider!;
     const challengeBlock = record.commitBlock! + this.params.challengeDelay + 1;
     let block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
@@ -426,10 +409,7 @@ export class JobWorker {
       return this.lose(record, `proof window ended at block ${this.lastProofBlock(record)} (now ${block})`);
     }
     const started = performance.now();
-    const [inputs, weights] = await Promise.all([
-      inputTree(x, circuit.tiling, job.shape),
-      weightTree(model.weights, circuit.tiling, job.shape),
-    ]);
+    const [inputs, weightsTree] = await Promise.all([op.inputTree(layout, x), op.weightTree(layout, model.weights)]);
     const assignmentId = BigInt(record.assignmentId!);
     const tasks = [];
     for (let j = 0; j < circuit.proofsPerJob; j++) {
@@ -437,16 +417,13 @@ export class JobWorker {
         "jobProofChallenge",
         () => this.contract.getFunction("jobProofChallenge")(assignmentId, j) as Promise<bigint>,
       );
-      const { input } = await gemmJobProofInput({
-        tiling: circuit.tiling,
-        shape: job.shape,
-        tilesPerProof: circuit.tilesPerProof,
+      const input = await op.proofInput(layout, {
         x,
-        w: model.weights,
-        c,
+        weights: model.weights,
+        y,
         outputTree,
         inputs,
-        weights,
+        weightsTree,
         challenge,
         miner: this.address,
       });
@@ -521,14 +498,4 @@ async function fetchOrUnreachable(fetch: () => Promise<Uint8Array>): Promise<Uin
     if (/connection refused|timed out|ECONNRESET|fetch failed/i.test(message)) throw new DataUnreachable(message);
     throw error;
   }
-}
-
-function sameTiling(a: GemmTiling, b: GemmTiling): boolean {
-  return (
-    a.tileRows === b.tileRows &&
-    a.tileCols === b.tileCols &&
-    a.depth === b.depth &&
-    a.maxRowBlocksLog2 === b.maxRowBlocksLog2 &&
-    a.maxColBlocksLog2 === b.maxColBlocksLog2
-  );
 }

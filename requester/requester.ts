@@ -4,51 +4,48 @@
  * and, with `verify`, every element against the numerics contract computed exactly from the model and the input.
  */
 import { Contract, type Signer } from "ethers";
-import { inputTree, weightTree } from "../common/job-commitment.js";
 import {
   assertFiniteCodes,
-  jobShape,
   MAX_MODEL_BYTES,
   outputsFromBytes,
   parseJobModel,
   type JobModel,
 } from "../common/job-files.js";
-import { checkOutput, exactTile, float32FromBits } from "../common/numerics.js";
-import {
-  commitOutputs,
-  defineWork,
-  encodeShape,
-  poseidonHash,
-  tileIndex,
-  tileLeaf,
-  tileWords,
-  type GemmTiling,
-  type WorkShape,
-} from "../common/work.js";
+import { checkOutput, float32FromBits } from "../common/numerics.js";
+import { encodeShape, poseidonHash, tileIndex, tileLeaf, type WorkShape } from "../common/work.js";
 import { blobUrl, fetchBlob, fetchOutputs, listOutputs, originOf, putBlob } from "../data/client.js";
-import { jobCircuit } from "../miner/job-circuits.js";
-import { JobMarket, type OnChainAssignment, type OnChainJob, type OnChainJobKind } from "../miner/job-market.js";
+import { jobCircuit, type JobCircuit } from "../miner/job-circuits.js";
+import {
+  circuitOfKind,
+  JobMarket,
+  type OnChainAssignment,
+  type OnChainJob,
+  type OnChainJobKind,
+} from "../miner/job-market.js";
+import { jobOp, type JobLayout } from "../miner/job-ops.js";
 
-/** The on-chain job kind whose circuit parameters are those of the model's job circuit. */
-export async function kindForModel(market: JobMarket, model: JobModel): Promise<OnChainJobKind> {
+/** The on-chain job kind of the model's job circuit, and that circuit. */
+export async function kindForModel(
+  market: JobMarket,
+  model: JobModel,
+): Promise<{ kind: OnChainJobKind; circuit: JobCircuit }> {
   const circuit = jobCircuit(model.jobKind);
   const kinds = await market.jobKinds();
-  const kind = kinds.find(
-    (k) =>
-      k.tiling.tileRows === circuit.tiling.tileRows &&
-      k.tiling.tileCols === circuit.tiling.tileCols &&
-      k.tiling.depth === circuit.tiling.depth &&
-      k.tiling.maxRowBlocksLog2 === circuit.tiling.maxRowBlocksLog2 &&
-      k.tiling.maxColBlocksLog2 === circuit.tiling.maxColBlocksLog2 &&
-      k.proofsPerJob === circuit.proofsPerJob,
-  );
+  const kind = kinds.find((k) => circuitOfKind(k)?.name === circuit.name);
   if (!kind) {
     throw new Error(
       `the deployment has no job kind for circuit ${circuit.name} (model jobKind "${model.jobKind}"); it has ` +
         `${kinds.length} job kind(s)`,
     );
   }
-  return kind;
+  return { kind, circuit };
+}
+
+/** The job circuit of an on-chain kind, or an error naming the kind. */
+export function circuitForKind(kind: OnChainJobKind): JobCircuit {
+  const circuit = circuitOfKind(kind);
+  if (!circuit) throw new Error(`job kind ${kind.index} matches no job circuit this tool knows`);
+  return circuit;
 }
 
 export interface PostJobOptions {
@@ -83,12 +80,14 @@ export async function postJob(options: PostJobOptions): Promise<PostedJob> {
   const log = options.log ?? (() => {});
   const market = new JobMarket(options.contract);
   const model = parseJobModel(options.modelBytes, "file");
-  const kind = await kindForModel(market, model);
-  const shape = jobShape(kind.tiling, model, options.input.length);
-  assertFiniteCodes(options.input, "the input", model.inFeatures);
+  const { kind, circuit } = await kindForModel(market, model);
+  const op = jobOp(circuit);
+  const shape = op.shapeFor(model, options.input.length);
+  const layout = op.layout(shape);
+  assertFiniteCodes(options.input, "the input", model.inChannels);
   const [inputs, weights] = await Promise.all([
-    inputTree(options.input, kind.tiling, shape),
-    weightTree(model.weights, kind.tiling, shape),
+    op.inputTree(layout, options.input),
+    op.weightTree(layout, model.weights),
   ]);
   const params = await options.contract.getFunction("params")();
   // The contract wants the deadline ≥ D + W + 1 blocks after the posting block; one more covers inclusion.
@@ -181,7 +180,7 @@ export interface MinerResult {
 
 export interface JobResults {
   readonly job: OnChainJob;
-  readonly work: { readonly m: number; readonly n: number; readonly k: number };
+  readonly layout: JobLayout;
   readonly results: readonly MinerResult[];
 }
 
@@ -197,20 +196,21 @@ export async function jobResults(
   options: { verify: boolean; maxBytes?: number },
 ): Promise<JobResults> {
   const { job, kind, assignments } = await jobStatus(contract, jobId);
-  const work = defineWork(kind.tiling, job.shape);
+  const op = jobOp(circuitForKind(kind));
+  const layout = op.layout(job.shape);
   const origin = originOf(job.inputUri);
   const results: (MinerResult & { flags: string[] })[] = [];
   for (const assignment of assignments) {
     const base = { miner: assignment.miner, status: assignment.status, outputRoot: assignment.outputRoot, flags: [] };
     let bytes: Uint8Array;
     try {
-      bytes = await fetchOutputs(origin, jobId, assignment.miner, options.maxBytes ?? work.m * work.n * 4);
+      bytes = await fetchOutputs(origin, jobId, assignment.miner, options.maxBytes ?? layout.outputWords * 4);
     } catch (error) {
       results.push({ ...base, problem: `outputs not available: ${(error as Error).message}`, flags: ["no outputs"] });
       continue;
     }
-    const outputs = outputsFromBytes(bytes, work.m * work.n, `outputs of ${assignment.miner}`);
-    const root = (await commitOutputs(outputs, work)).root;
+    const outputs = outputsFromBytes(bytes, layout.outputWords, `outputs of ${assignment.miner}`);
+    const root = (await op.commit(layout, outputs)).root;
     if (root !== assignment.outputRoot) {
       results.push({ ...base, problem: "outputs do not match the committed root", flags: ["root mismatch"] });
       continue;
@@ -218,8 +218,8 @@ export async function jobResults(
     results.push({ ...base, outputs });
   }
   if (options.verify) {
-    const { model, input } = await fetchJobFiles(job, kind.tiling);
-    const { dot, absDot } = exactTile(input, model.weights, work.m, work.n, work.k, "e4m3fn");
+    const { model, input } = await fetchJobFiles(job, kind);
+    const { dot, absDot } = op.exact(layout, input, model.weights);
     for (const result of results) {
       if (!result.outputs) continue;
       let violations = 0;
@@ -233,8 +233,8 @@ export async function jobResults(
       if (violations > 0) result.flags.push(`${violations} output(s) outside the numerics contract`);
     }
   }
-  flagDisagreements(results, work.m * work.n);
-  return { job, work, results };
+  flagDisagreements(results, layout.outputWords);
+  return { job, layout, results };
 }
 
 /**
@@ -267,21 +267,19 @@ function flagDisagreements(results: (MinerResult & { flags: string[] })[], words
 /** The job's model and input from its data server, checked against the job's hashes and roots. */
 export async function fetchJobFiles(
   job: OnChainJob,
-  tiling: GemmTiling,
+  kind: OnChainJobKind,
 ): Promise<{ model: JobModel; input: Uint8Array }> {
+  const op = jobOp(circuitForKind(kind));
+  const layout = op.layout(job.shape);
   const origin = originOf(job.inputUri);
   const modelBytes = await fetchBlob(blobUrl(origin, job.modelHash), {
     sha256: job.modelHash,
     maxBytes: MAX_MODEL_BYTES,
   });
   const model = parseJobModel(modelBytes, blobUrl(origin, job.modelHash));
-  const rows = tiling.tileRows << job.shape.rowBlocksLog2;
-  const input = await fetchBlob(job.inputUri, { maxBytes: rows * tiling.depth });
-  const shape = jobShape(tiling, model, input.length);
-  const [inputs, weights] = await Promise.all([
-    inputTree(input, tiling, shape),
-    weightTree(model.weights, tiling, shape),
-  ]);
+  const input = await fetchBlob(job.inputUri, { maxBytes: layout.inputBytes });
+  op.shapeFor(model, input.length);
+  const [inputs, weights] = await Promise.all([op.inputTree(layout, input), op.weightTree(layout, model.weights)]);
   if (inputs.root !== job.inputRoot) throw new Error(`the input at ${job.inputUri} does not match the job's inputRoot`);
   if (weights.root !== job.weightRoot) throw new Error("the model does not match the job's weightRoot");
   return { model, input };
@@ -289,52 +287,44 @@ export async function fetchJobFiles(
 
 /** One output element with the Merkle proof of its tile: the tile's words and the leaf's siblings. */
 export interface ElementProof {
-  readonly row: number;
-  readonly col: number;
+  /** The element's index in the output file. */
+  readonly index: number;
   readonly value: number;
   readonly bits: number;
-  /** The tile's leaf index (colBlock + 2^MAX_DC·rowBlock). */
+  /** The tile's leaf index (colBlock + 2^MAX_DC·rowBlock) and the element's position among its words. */
   readonly tile: number;
+  readonly position: number;
   readonly tileWords: Uint32Array;
   readonly siblings: readonly bigint[];
 }
 
-export async function elementProof(
-  outputs: Uint32Array,
-  tiling: GemmTiling,
-  shape: WorkShape,
-  row: number,
-  col: number,
-): Promise<ElementProof> {
-  const work = defineWork(tiling, shape);
-  if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= work.m || col >= work.n) {
-    throw new Error(`element (${row}, ${col}) is outside the ${work.m}×${work.n} outputs`);
+export async function elementProof(layout: JobLayout, outputs: Uint32Array, index: number): Promise<ElementProof> {
+  if (!Number.isInteger(index) || index < 0 || index >= layout.outputWords) {
+    throw new Error(`element ${index} is outside the ${layout.outputWords} outputs`);
   }
-  const rowBlock = Math.floor(row / tiling.tileRows);
-  const colBlock = Math.floor(col / tiling.tileCols);
-  const tile = tileIndex(tiling, rowBlock, colBlock);
-  const bits = outputs[row * work.n + col]!;
+  const op = jobOp(layout.circuit);
+  const { rowBlock, colBlock, position } = op.tileOf(layout, index);
+  const tile = tileIndex(layout.circuit.tiling, rowBlock, colBlock);
+  const bits = outputs[index]!;
   return {
-    row,
-    col,
+    index,
     value: float32FromBits(bits),
     bits,
     tile,
-    tileWords: tileWords(outputs, work, rowBlock, colBlock),
-    siblings: (await commitOutputs(outputs, work)).siblings(tile),
+    position,
+    tileWords: op.tileWords(layout, outputs, rowBlock, colBlock),
+    siblings: (await op.commit(layout, outputs)).siblings(tile),
   };
 }
 
-/** Whether the proof's element is in its tile and the tile hashes up to `root` (needs nothing but the proof). */
-export async function verifyElementProof(proof: ElementProof, tiling: GemmTiling, root: bigint): Promise<boolean> {
-  const inTile = (proof.row % tiling.tileRows) * tiling.tileCols + (proof.col % tiling.tileCols);
-  if (proof.tileWords[inTile] !== proof.bits) return false;
-  const expectedTile = tileIndex(
-    tiling,
-    Math.floor(proof.row / tiling.tileRows),
-    Math.floor(proof.col / tiling.tileCols),
-  );
-  if (proof.tile !== expectedTile) return false;
+/**
+ * Whether the proof's element sits where the layout puts output `index` and its tile hashes up to `root` (needs only
+ * the proof and the layout, not the outputs).
+ */
+export async function verifyElementProof(layout: JobLayout, proof: ElementProof, root: bigint): Promise<boolean> {
+  const { rowBlock, colBlock, position } = jobOp(layout.circuit).tileOf(layout, proof.index);
+  if (proof.tile !== tileIndex(layout.circuit.tiling, rowBlock, colBlock) || proof.position !== position) return false;
+  if (proof.tileWords[position] !== proof.bits) return false;
   let node = await tileLeaf(proof.tileWords);
   for (const [level, sibling] of proof.siblings.entries()) {
     node = (proof.tile >> level) & 1 ? await poseidonHash([sibling, node]) : await poseidonHash([node, sibling]);

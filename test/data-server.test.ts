@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { buildPoseidon } from "circomlibjs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { blobUrl, fetchBlob, fetchOutputs, listOutputs, originOf, putBlob, putOutputs } from "../data/client.js";
+import { commitOutputs, defineWork } from "../common/work.js";
 import { startDataServer, type CommittedOutputs, type DataServer } from "../data/server.js";
 import type { GemmTiling, WorkShape } from "../common/work.js";
 
@@ -143,7 +144,14 @@ describe("data server", () => {
     const committedOutputs: CommittedOutputs = {
       lookup: async (jobId, miner) => {
         const outputRoot = committed.get(`${jobId}/${miner}`);
-        return outputRoot === undefined ? undefined : { outputRoot, tiling: TILING, shape: SHAPE };
+        if (outputRoot === undefined) return undefined;
+        const work = defineWork(TILING, SHAPE);
+        return {
+          outputRoot,
+          outputWords: work.m * work.n,
+          description: `${work.m}×${work.n}`,
+          root: async (words: Uint32Array) => (await commitOutputs(words, work)).root,
+        };
       },
     };
     server = await startDataServer({ dir, maxBytes: MAX, committedOutputs, log: (line) => lines.push(line) });

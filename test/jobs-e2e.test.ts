@@ -1,8 +1,10 @@
-// Useful-work jobs end to end on an in-process chain: a requester publishes a small CNN layer (a pointwise convolution
-// of an 8×8 NHWC image) on a data server and posts it with redundancy 3; two honest miners and one whose ONNX Runtime
-// outputs are wrong take the slots, deliver their outputs and prove with the real job circuit. The requester's
-// downloads are checked against the committed roots, against a local ONNX Runtime run of the same layer as a Conv
-// node, and against the exact reference; the wrong miner is flagged and slashed and its fee share refunded.
+// Useful-work jobs end to end on an in-process chain: a requester publishes a small CNN layer (a 3×3 convolution of two
+// 4-channel 8×8 images to 8 channels) on a data server and posts it with redundancy 3; two honest miners and one whose
+// ONNX Runtime outputs are wrong take the slots, deliver their outputs and prove with the real conv2d job circuit. The
+// requester's downloads are checked against the committed roots, against its own ONNX Runtime run of the layer in
+// float32, and against the exact reference; the wrong miner is flagged and slashed and its fee share refunded. Linear
+// jobs (a 1×1 conv) go through the same path: a miner restarted after committing one, and one whose input does not
+// match its on-chain root.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inputTree } from "../common/job-commitment.js";
 import { exampleJob, serializeJobModel } from "../common/job-files.js";
 import { encodeShape } from "../common/work.js";
-import { exactTile, float32Bits, float32FromBits } from "../common/numerics.js";
+import { float32Bits, float32FromBits } from "../common/numerics.js";
+import { defineConvWork, exactConv } from "../common/ops/conv.js";
 import { decodeE4m3fnMatrix } from "../miner/gemm.js";
 import { attr, buildModel, DataType } from "../miner/onnx/graph.js";
 import { committedOutputsOnChain } from "../data/committed-outputs.js";
@@ -25,6 +28,7 @@ import { deployDemle, miningParams, type Deployment, type MiningParams } from ".
 import { setIntervalMining } from "../miner/hardhat.js";
 import { JOB_CIRCUITS, prepareJobCircuit } from "../miner/job-circuits.js";
 import { JobMarket } from "../miner/job-market.js";
+import { jobOp } from "../miner/job-ops.js";
 import { JobWorker } from "../miner/job-worker.js";
 import { Miner } from "../miner/miner.js";
 import { ProverPool } from "../prover/pool.js";
@@ -33,13 +37,14 @@ import { elementProof, jobResults, postJob, verifyElementProof } from "../reques
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;
 
 const WORKLOAD = MINING_WORKLOADS["gemm-demo"];
-const JOB_CIRCUIT = JOB_CIRCUITS["gemm-job-demo"];
-const IMAGE = { height: 8, width: 8, outChannels: 8 };
+const LINEAR = JOB_CIRCUITS["gemm-job-demo"];
+const CONV = JOB_CIRCUITS["conv-job-demo"];
+const IMAGES = { images: 2, height: CONV.tiling.inHeight, width: CONV.tiling.inWidth, outChannels: 8 };
 const FEE = 3n * 10n ** 16n;
 
 describe("useful-work jobs: a requester, a data server and three miners on an in-process chain", () => {
   let prepared: PreparedCircuit[];
-  let preparedJob: Awaited<ReturnType<typeof prepareJobCircuit>>;
+  let preparedJobs: Awaited<ReturnType<typeof prepareJobCircuit>>[];
   let connection: Connection;
   let deployment: Deployment;
   let params: MiningParams;
@@ -52,13 +57,13 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
 
   beforeAll(async () => {
     prepared = await prepareWorkload(WORKLOAD, () => {});
-    preparedJob = await prepareJobCircuit(JOB_CIRCUIT, () => {});
+    preparedJobs = [await prepareJobCircuit(LINEAR, () => {}), await prepareJobCircuit(CONV, () => {})];
     await hre.tasks.getTask("build").run({ quiet: true });
     connection = await hre.network.create();
     await setIntervalMining(connection.provider, 200);
     signers = (await connection.ethers.getSigners()) as unknown as Signer[];
     params = miningParams({ proofsPerCommitment: 1, epochLength: 100, challengeDelay: 2, proofWindow: 200 });
-    deployment = await deployDemle(signers[0]!, "gemm-demo", prepared, params, [preparedJob]);
+    deployment = await deployDemle(signers[0]!, "gemm-demo", prepared, params, preparedJobs);
     abi = (await loadArtifact("DemleMining.sol", "DemleMining")).abi as never;
     mining = new Contract(deployment.mining, abi, connection.ethers.provider);
     dataServer = await startDataServer({
@@ -80,7 +85,7 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     return new JobWorker({
       contract: deployment.mining,
       signer: new NonceManager(signers[index]!),
-      circuits: [{ circuit: JOB_CIRCUIT, prover: preparedJob.setup.prover }],
+      circuits: preparedJobs.map(({ circuit, setup }) => ({ circuit, prover: setup.prover })),
       pool,
       stateDir: path.join(root, `miner${index}`),
       pollMs: 100,
@@ -88,24 +93,41 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     });
   }
 
-  const { model, input } = exampleJob({ jobKind: "gemm-job-demo", inChannels: 16, seed: 7, ...IMAGE });
-  const m = IMAGE.height * IMAGE.width;
-  const [n, k] = [IMAGE.outChannels, model.inFeatures];
+  const cnn = exampleJob({
+    jobKind: "conv-job-demo",
+    op: "conv2d",
+    inChannels: CONV.tiling.inChannels,
+    kernelSize: CONV.tiling.kernelHeight,
+    seed: 7,
+    ...IMAGES,
+  });
+  const linear = exampleJob({
+    jobKind: "gemm-job-demo",
+    op: "linear",
+    images: 1,
+    height: 8,
+    width: 8,
+    inChannels: LINEAR.tiling.depth,
+    outChannels: 8,
+    kernelSize: 1,
+    seed: 8,
+  });
 
-  it("a posted CNN job is computed by three miners; honest results match a local ORT Conv run; the bad miner is flagged, slashed and refunded", async () => {
+  it("a posted CNN job (3×3 conv) is computed by three miners; honest results match a local ORT run; the bad miner is flagged, slashed and refunded", async () => {
     const requester = signers[9]!;
     const requesterContract = new Contract(deployment.mining, abi, new NonceManager(requester));
     const posted = await postJob({
       signer: requester,
       contract: requesterContract,
       dataOrigin: dataServer.url,
-      modelBytes: serializeJobModel(model),
-      input,
+      modelBytes: serializeJobModel(cnn.model),
+      input: cnn.input,
       redundancy: 3,
       deadlineBlocks: 400,
       fee: FEE,
     });
-    expect(posted.shape).toEqual({ rowBlocksLog2: 5, colBlocksLog2: 1 });
+    // Two images of 8 output rows: 16 row blocks; 8 channels in blocks of TN = 2: 4 column blocks.
+    expect(posted.shape).toEqual({ rowBlocksLog2: 4, colBlocksLog2: 2 });
 
     const honest = [worker(1), worker(2)];
     // Scales every output by 1.01: far outside the contract, so any challenged tile fails.
@@ -136,13 +158,21 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     expect(bad.flags.some((flag) => flag.includes("outside the numerics contract"))).toBe(true);
     expect(bad.flags.some((flag) => flag.includes("disagree"))).toBe(true);
 
-    // A local ONNX Runtime run of the layer as a 1×1 Conv over the NCHW image: both honest miners' outputs are within
-    // the numerics contract's distance of it (each is within 2^-9·T of the exact S, so the two are within 2·2^-9·T).
-    const local = await runConvLocally(input, model.weights, IMAGE.height, IMAGE.width, k, n);
-    const { dot, absDot } = exactTile(input, model.weights, m, n, k, "e4m3fn");
+    // The requester's own ONNX Runtime run of the layer in float32 (the FP8 values decoded, no FP8 graph): both honest
+    // miners' outputs are within the numerics contract's distance of it (each is within 2^-9·T of the exact S, so the
+    // two are within 2·2^-9·T), and it is within 2^-9·T of S itself.
+    const { height, width, outChannels } = IMAGES;
+    const cin = CONV.tiling.inChannels;
+    const local = await runConvLocally(cnn.input, cnn.model.weights, IMAGES.images, cin, outChannels, height, width, 3);
+    const layout = jobOp(CONV).layout(posted.shape);
+    const { dot, absDot } = exactConv(
+      { x: cnn.input, weights: cnn.model.weights },
+      defineConvWork(CONV.tiling, posted.shape),
+    );
     for (const address of honestAddresses) {
       const outputs = byMiner.get(address)!.outputs!;
-      for (let i = 0; i < m * n; i++) {
+      expect(outputs).toHaveLength(layout.outputWords);
+      for (let i = 0; i < layout.outputWords; i++) {
         const unit = 2 ** -18;
         const exact = Number(dot[i]!) * unit;
         const allowed = (2 * Number(absDot[i]!) * unit) / 512;
@@ -150,15 +180,11 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
         expect(Math.abs(local[i]! - exact)).toBeLessThanOrEqual(allowed / 2);
       }
       // Any single element checks against the committed root with just its tile's Merkle proof.
-      const proof = await elementProof(outputs, JOB_CIRCUIT.tiling, posted.shape, 37, 5);
-      expect(await verifyElementProof(proof, JOB_CIRCUIT.tiling, byMiner.get(address)!.outputRoot)).toBe(true);
-      expect(
-        await verifyElementProof(
-          { ...proof, bits: proof.bits ^ 1 },
-          JOB_CIRCUIT.tiling,
-          byMiner.get(address)!.outputRoot,
-        ),
-      ).toBe(false);
+      const root = byMiner.get(address)!.outputRoot;
+      const proof = await elementProof(layout, outputs, 777);
+      expect(await verifyElementProof(layout, proof, root)).toBe(true);
+      expect(await verifyElementProof(layout, { ...proof, bits: proof.bits ^ 1 }, root)).toBe(false);
+      expect(await verifyElementProof(layout, { ...proof, index: 778 }, root)).toBe(false);
     }
 
     // An upload that does not match the committed root is refused, and the stored outputs are unchanged.
@@ -193,8 +219,8 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
       signer: requester,
       contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
       dataOrigin: dataServer.url,
-      modelBytes: serializeJobModel(model),
-      input,
+      modelBytes: serializeJobModel(linear.model),
+      input: linear.input,
       redundancy: 1,
       deadlineBlocks: 400,
       fee: FEE,
@@ -203,7 +229,7 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     const first = new JobWorker({
       contract: deployment.mining,
       signer: new NonceManager(signers[5]!),
-      circuits: [{ circuit: JOB_CIRCUIT, prover: preparedJob.setup.prover }],
+      circuits: preparedJobs.map(({ circuit, setup }) => ({ circuit, prover: setup.prover })),
       pool,
       stateDir: path.join(root, "miner5"),
       pollMs: 100,
@@ -235,8 +261,8 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
       signer: requester,
       contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
       dataOrigin: dataServer.url,
-      modelBytes: serializeJobModel(model),
-      input,
+      modelBytes: serializeJobModel(linear.model),
+      input: linear.input,
       redundancy: 1,
       deadlineBlocks: 400,
       fee: FEE,
@@ -244,8 +270,8 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     const market = new JobMarket(mining);
     const served = await market.job(honestPost.jobId);
     // The same files, posted with an input root that commits to other data.
-    const other = Uint8Array.from(input, (code, i) => (i === 0 ? (code === 0 ? 1 : 0) : code));
-    const wrongRoot = (await inputTree(other, JOB_CIRCUIT.tiling, served.shape)).root;
+    const other = Uint8Array.from(linear.input, (code, i) => (i === 0 ? (code === 0 ? 1 : 0) : code));
+    const wrongRoot = (await inputTree(other, LINEAR.tiling, served.shape)).root;
     const tx = await mining.connect(new NonceManager(requester)).getFunction("postJob")(
       served.kind,
       `0x${served.modelHash}`,
@@ -298,42 +324,42 @@ async function hardhatMineTo(connection: Connection, block: number): Promise<voi
     await connection.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
 }
 
-/** The layer as ONNX Runtime's Conv (1×1 kernel, NCHW float32 of the FP8 values), independent of the miner's MatMul. */
+/** The layer on ONNX Runtime's Conv in float32 (FP8 values decoded; NCHW, "same" padding), independent of the miner. */
 async function runConvLocally(
   input: Uint8Array,
   weights: Uint8Array,
-  height: number,
-  width: number,
+  images: number,
   inChannels: number,
   outChannels: number,
+  height: number,
+  width: number,
+  kernel: number,
 ): Promise<Float32Array> {
-  const pixels = height * width;
-  const x = decodeE4m3fnMatrix(input, "input", inChannels);
-  const w = decodeE4m3fnMatrix(weights, "weights", outChannels);
-  const nchw = new Float32Array(inChannels * pixels);
-  for (let p = 0; p < pixels; p++) for (let c = 0; c < inChannels; c++) nchw[c * pixels + p] = x[p * inChannels + c]!;
-  const kernel = new Float32Array(outChannels * inChannels);
-  for (let o = 0; o < outChannels; o++)
-    for (let c = 0; c < inChannels; c++) kernel[o * inChannels + c] = w[c * outChannels + o]!;
+  const x = decodeE4m3fnMatrix(input, "input", width);
+  const w = decodeE4m3fnMatrix(weights, "weights", kernel);
+  const pad = (kernel - 1) / 2;
   const model = buildModel({
     inputs: [
-      { name: "X", type: DataType.FLOAT, shape: [1, inChannels, height, width] },
-      { name: "W", type: DataType.FLOAT, shape: [outChannels, inChannels, 1, 1] },
+      { name: "X", type: DataType.FLOAT, shape: [images, inChannels, height, width] },
+      { name: "W", type: DataType.FLOAT, shape: [outChannels, inChannels, kernel, kernel] },
     ],
-    outputs: [{ name: "Y", type: DataType.FLOAT, shape: [1, outChannels, height, width] }],
-    nodes: [{ opType: "Conv", inputs: ["X", "W"], outputs: ["Y"], attributes: { kernel_shape: attr.ints([1, 1]) } }],
+    outputs: [{ name: "Y", type: DataType.FLOAT, shape: [images, outChannels, height, width] }],
+    nodes: [
+      {
+        opType: "Conv",
+        inputs: ["X", "W"],
+        outputs: ["Y"],
+        attributes: { kernel_shape: attr.ints([kernel, kernel]), pads: attr.ints([pad, pad, pad, pad]) },
+      },
+    ],
   });
   const session = await ort.InferenceSession.create(model);
   try {
     const { Y } = await session.run({
-      X: new ort.Tensor("float32", nchw, [1, inChannels, height, width]),
-      W: new ort.Tensor("float32", kernel, [outChannels, inChannels, 1, 1]),
+      X: new ort.Tensor("float32", x, [images, inChannels, height, width]),
+      W: new ort.Tensor("float32", w, [outChannels, inChannels, kernel, kernel]),
     });
-    const y = Y!.data as Float32Array;
-    const rows = new Float32Array(pixels * outChannels);
-    for (let p = 0; p < pixels; p++)
-      for (let o = 0; o < outChannels; o++) rows[p * outChannels + o] = y[o * pixels + p]!;
-    return rows;
+    return Y!.data as Float32Array;
   } finally {
     await session.release();
   }

@@ -7,18 +7,30 @@ import { listManifests } from "../audit/audit.js";
 import { resolveRecorded, sha256File } from "../audit/files.js";
 import { compileVerifierRuntime, exportVerifier, vkeySha256 } from "../audit/zkey.js";
 import { MINING_CIRCUITS, MINING_WORKLOADS, miningCircuit } from "../miner/circuits.js";
+import { JOB_CIRCUITS, WORKLOAD_JOB_CIRCUITS } from "../miner/job-circuits.js";
 
 const manifests = listManifests();
 
 describe("committed verifiers are up to date with their zkeys", () => {
-  it("has a manifest for each mining circuit, and every circuit of the demo workload pins a committed zkey", () => {
-    expect(manifests.map((m) => m.manifest.miningCircuit).sort()).toEqual(Object.keys(MINING_CIRCUITS).sort());
-    for (const { manifest } of manifests) {
+  it("has a manifest for each mining and job circuit, and every circuit of the demo deployment pins a committed zkey", () => {
+    const mining = manifests.filter((m) => m.manifest.miningCircuit !== null);
+    expect(mining.map((m) => m.manifest.miningCircuit).sort()).toEqual(Object.keys(MINING_CIRCUITS).sort());
+    for (const { manifest } of mining) {
       expect(manifest.circuit).toBe(miningCircuit(manifest.miningCircuit!).name);
     }
-    for (const { circuit } of MINING_WORKLOADS.demo) {
-      const manifest = manifests.find((m) => m.manifest.circuit === circuit.name)!.manifest;
-      expect(manifest.phase2?.zkey.file, circuit.name).toMatch(/^ceremony\/[a-z0-9-]+\/final\.zkey$/);
+    const jobs = manifests.filter((m) => m.manifest.miningCircuit === null).map((m) => m.manifest.circuit);
+    expect(jobs.sort()).toEqual(
+      Object.values(JOB_CIRCUITS)
+        .map((c) => c.name)
+        .sort(),
+    );
+    const demo = [
+      ...MINING_WORKLOADS.demo.map(({ circuit }) => circuit.name),
+      ...WORKLOAD_JOB_CIRCUITS.demo!.map((name) => JOB_CIRCUITS[name].name),
+    ];
+    for (const name of demo) {
+      const manifest = manifests.find((m) => m.manifest.circuit === name)!.manifest;
+      expect(manifest.phase2?.zkey.file, name).toMatch(/^ceremony\/[a-z0-9-]+\/final\.zkey$/);
     }
   });
 

@@ -1,0 +1,272 @@
+/**
+ * What differs between the ops a job can ask for (docs/jobs.md): how a model and an input file make a work shape,
+ * the input and weight trees, the ONNX Runtime run, the output commitment, the exact reference, the proof input and
+ * where an output element sits in its tile. Everything else about jobs (chain, files, data server) is op-blind.
+ */
+import {
+  convInputTree,
+  convJobProofInput,
+  convWeightTree,
+  gemmJobProofInput,
+  inputTree,
+  weightTree,
+  type BlockTree,
+} from "../common/job-commitment.js";
+import type { JobModel } from "../common/job-files.js";
+import { exactTile } from "../common/numerics.js";
+import { commitConvOutputs, convTileWords, defineConvWork, exactConv, type ConvWork } from "../common/ops/conv.js";
+import {
+  commitOutputs,
+  defineWork,
+  tileWords,
+  type CircuitInput,
+  type GemmWork,
+  type OutputTree,
+  type WorkShape,
+} from "../common/work.js";
+import { Fp8GemmRunner, type GemmExecutionProvider } from "./gemm.js";
+import type { JobCircuit } from "./job-circuits.js";
+import { runFp8Conv } from "./ops/conv.js";
+
+/** A job's sizes under its circuit. */
+export interface JobLayout {
+  readonly circuit: JobCircuit;
+  readonly shape: WorkShape;
+  /** Bytes of the input file. */
+  readonly inputBytes: number;
+  /** Codes of the weights. */
+  readonly weightCodes: number;
+  /** Words of the output file. */
+  readonly outputWords: number;
+  /** e.g. "64×16 · 16×8" or "2 images 4×8×8, 3×3 → 8 channels". */
+  readonly description: string;
+}
+
+export interface ProofMaterial {
+  readonly x: Uint8Array;
+  readonly weights: Uint8Array;
+  readonly y: Uint32Array;
+  readonly outputTree: OutputTree;
+  readonly inputs: BlockTree;
+  readonly weightsTree: BlockTree;
+  readonly challenge: bigint;
+  readonly miner: string;
+}
+
+export interface JobOp {
+  /** The shape of a job of `model` with an input of `inputBytes` bytes; throws saying what does not fit. */
+  shapeFor(model: JobModel, inputBytes: number): WorkShape;
+  layout(shape: WorkShape): JobLayout;
+  inputTree(layout: JobLayout, x: Uint8Array): Promise<BlockTree>;
+  weightTree(layout: JobLayout, weights: Uint8Array): Promise<BlockTree>;
+  /** The outputs on ONNX Runtime, as float32 bit patterns in the output file's order. */
+  compute(
+    layout: JobLayout,
+    x: Uint8Array,
+    weights: Uint8Array,
+    provider?: GemmExecutionProvider,
+  ): Promise<Uint32Array>;
+  commit(layout: JobLayout, y: Uint32Array): Promise<OutputTree>;
+  /** Exact S and T per output (units 2^-18), in the output file's order. */
+  exact(layout: JobLayout, x: Uint8Array, weights: Uint8Array): { dot: bigint[]; absDot: bigint[] };
+  proofInput(layout: JobLayout, material: ProofMaterial): Promise<CircuitInput>;
+  /** The tile holding output `index` (of the output file) and the index's position among the tile's words. */
+  tileOf(layout: JobLayout, index: number): { rowBlock: number; colBlock: number; position: number };
+  tileWords(layout: JobLayout, y: Uint32Array, rowBlock: number, colBlock: number): Uint32Array;
+}
+
+function log2Blocks(total: number, tile: number, what: string, max: number): number {
+  const blocks = total / tile;
+  const log2 = Math.log2(blocks);
+  if (!Number.isInteger(blocks) || !Number.isInteger(log2) || log2 > max) {
+    throw new Error(`${what} = ${total} must be ${tile}·2^d with d ≤ ${max} for this job kind`);
+  }
+  return log2;
+}
+
+function checkModel(circuit: JobCircuit, model: JobModel): void {
+  if (model.op !== circuit.op)
+    throw new Error(`the model is ${model.op}; job circuit ${circuit.name} is ${circuit.op}`);
+}
+
+function linearOp(circuit: Extract<JobCircuit, { op: "linear" }>): JobOp {
+  const { tiling } = circuit;
+  const work = (layout: JobLayout): GemmWork => defineWork(tiling, layout.shape);
+  return {
+    shapeFor(model, inputBytes) {
+      checkModel(circuit, model);
+      if (model.inChannels !== tiling.depth) {
+        throw new Error(
+          `the model has ${model.inChannels} input channels; job circuit ${circuit.name} takes K = ${tiling.depth}`,
+        );
+      }
+      if (inputBytes % tiling.depth !== 0) {
+        throw new Error(`the input has ${inputBytes} bytes, not a whole number of rows of K = ${tiling.depth} codes`);
+      }
+      return {
+        rowBlocksLog2: log2Blocks(
+          inputBytes / tiling.depth,
+          tiling.tileRows,
+          "the input's rows M",
+          tiling.maxRowBlocksLog2,
+        ),
+        colBlocksLog2: log2Blocks(
+          model.outChannels,
+          tiling.tileCols,
+          "the model's outChannels N",
+          tiling.maxColBlocksLog2,
+        ),
+      };
+    },
+    layout(shape) {
+      const w = defineWork(tiling, shape);
+      return {
+        circuit,
+        shape,
+        inputBytes: w.m * w.k,
+        weightCodes: w.k * w.n,
+        outputWords: w.m * w.n,
+        description: `${w.m}×${w.k} · ${w.k}×${w.n}`,
+      };
+    },
+    inputTree: (layout, x) => inputTree(x, tiling, layout.shape),
+    weightTree: (layout, weights) => weightTree(weights, tiling, layout.shape),
+    async compute(layout, x, weights, provider) {
+      const w = work(layout);
+      const runner = await Fp8GemmRunner.create({
+        m: w.m,
+        k: w.k,
+        n: w.n,
+        allowSpinning: false,
+        ...(provider ? { executionProvider: provider } : {}),
+      });
+      try {
+        return await runner.run(x, weights);
+      } finally {
+        await runner.release();
+      }
+    },
+    commit: (layout, y) => commitOutputs(y, work(layout)),
+    exact(layout, x, weights) {
+      const w = work(layout);
+      return exactTile(x, weights, w.m, w.n, w.k, "e4m3fn");
+    },
+    async proofInput(layout, m) {
+      const { input } = await gemmJobProofInput({
+        tiling,
+        shape: layout.shape,
+        tilesPerProof: circuit.tilesPerProof,
+        x: m.x,
+        w: m.weights,
+        c: m.y,
+        outputTree: m.outputTree,
+        inputs: m.inputs,
+        weights: m.weightsTree,
+        challenge: m.challenge,
+        miner: m.miner,
+      });
+      return input;
+    },
+    tileOf(layout, index) {
+      const w = work(layout);
+      const [row, col] = [Math.floor(index / w.n), index % w.n];
+      return {
+        rowBlock: Math.floor(row / tiling.tileRows),
+        colBlock: Math.floor(col / tiling.tileCols),
+        position: (row % tiling.tileRows) * tiling.tileCols + (col % tiling.tileCols),
+      };
+    },
+    tileWords: (layout, y, rowBlock, colBlock) => tileWords(y, work(layout), rowBlock, colBlock),
+  };
+}
+
+function convOp(circuit: Extract<JobCircuit, { op: "conv2d" }>): JobOp {
+  const { tiling } = circuit;
+  const work = (layout: JobLayout): ConvWork => defineConvWork(tiling, layout.shape);
+  const imageCodes = tiling.inChannels * tiling.inHeight * tiling.inWidth;
+  return {
+    shapeFor(model, inputBytes) {
+      checkModel(circuit, model);
+      if (model.op !== "conv2d" || model.kernelSize !== tiling.kernelHeight || model.inChannels !== tiling.inChannels) {
+        throw new Error(
+          `job circuit ${circuit.name} takes ${tiling.kernelHeight}×${tiling.kernelWidth} kernels over ` +
+            `${tiling.inChannels} input channels; the model has ${model.op === "conv2d" ? model.kernelSize : 1}×… over ` +
+            `${model.inChannels}`,
+        );
+      }
+      if (inputBytes % imageCodes !== 0) {
+        throw new Error(
+          `the input has ${inputBytes} bytes, not a whole number of ${tiling.inChannels}×${tiling.inHeight}×` +
+            `${tiling.inWidth} NCHW images (${imageCodes} codes each)`,
+        );
+      }
+      const imagesLog2 = log2Blocks(
+        inputBytes / imageCodes,
+        1,
+        "the number of images",
+        tiling.maxRowBlocksLog2 - tiling.outHeightLog2,
+      );
+      return {
+        rowBlocksLog2: imagesLog2 + tiling.outHeightLog2,
+        colBlocksLog2: log2Blocks(
+          model.outChannels,
+          tiling.tileChannels,
+          "the model's outChannels",
+          tiling.maxColBlocksLog2,
+        ),
+      };
+    },
+    layout(shape) {
+      const w = defineConvWork(tiling, shape);
+      return {
+        circuit,
+        shape,
+        inputBytes: w.images * imageCodes,
+        weightCodes: w.outChannels * w.depth,
+        outputWords: w.images * w.outChannels * w.outHeight * w.outWidth,
+        description:
+          `${w.images} image(s) ${tiling.inChannels}×${tiling.inHeight}×${tiling.inWidth}, ` +
+          `${tiling.kernelHeight}×${tiling.kernelWidth} → ${w.outChannels} channels`,
+      };
+    },
+    inputTree: (layout, x) => convInputTree(x, tiling, layout.shape),
+    weightTree: (layout, weights) => convWeightTree(weights, tiling, layout.shape),
+    compute: (layout, x, weights) => runFp8Conv({ x, weights }, work(layout)),
+    commit: (layout, y) => commitConvOutputs(y, work(layout)),
+    exact: (layout, x, weights) => exactConv({ x, weights }, work(layout)),
+    async proofInput(layout, m) {
+      const { input } = await convJobProofInput({
+        tiling,
+        shape: layout.shape,
+        tilesPerProof: circuit.tilesPerProof,
+        x: m.x,
+        weights: m.weights,
+        y: m.y,
+        outputTree: m.outputTree,
+        inputs: m.inputs,
+        weightsTree: m.weightsTree,
+        challenge: m.challenge,
+        miner: m.miner,
+      });
+      return input;
+    },
+    tileOf(layout, index) {
+      const w = work(layout);
+      const [ho, wo] = [w.outHeight, w.outWidth];
+      const ow = index % wo;
+      const oh = Math.floor(index / wo) % ho;
+      const channel = Math.floor(index / (wo * ho)) % w.outChannels;
+      const n = Math.floor(index / (wo * ho * w.outChannels));
+      return {
+        rowBlock: n * ho + oh,
+        colBlock: Math.floor(channel / tiling.tileChannels),
+        position: ow * tiling.tileChannels + (channel % tiling.tileChannels),
+      };
+    },
+    tileWords: (layout, y, rowBlock, colBlock) => convTileWords(y, work(layout), rowBlock, colBlock),
+  };
+}
+
+export function jobOp(circuit: JobCircuit): JobOp {
+  return circuit.op === "linear" ? linearOp(circuit) : convOp(circuit);
+}
