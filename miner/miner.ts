@@ -11,14 +11,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  Contract,
-  formatEther,
-  formatUnits,
-  isError,
-  type Signer,
-  type TransactionReceipt,
-} from "ethers";
+import { Contract, formatEther, formatUnits, isError, type Signer, type TransactionReceipt } from "ethers";
 import { writeFileAtomic } from "../common/files.js";
 import { encodeShape, type OutputTree, type WorkShape } from "../common/work.js";
 import { proofToCalldata } from "../prover/calldata.js";
