@@ -17,6 +17,7 @@ import {
   type CircuitInput,
   type GemmTiling,
   type GemmWork,
+  type TileGrid,
   type WorkShape,
 } from "./work.js";
 
@@ -147,6 +148,34 @@ function rows(values: ArrayLike<number>, rowLength: number): string[][] {
   return result;
 }
 
+/**
+ * The checks every job proof input starts with: the miner and the challenge are field elements, NT is a positive
+ * integer, and the output, input and weight trees have the tiling's depths. Returns the miner as a number.
+ */
+function checkProofParams(
+  minerAddress: string | bigint,
+  challenge: bigint,
+  tilesPerProof: number,
+  tiling: TileGrid,
+  [outputTree, inputs, weights]: readonly [{ depth: number }, { depth: number }, { depth: number }],
+): bigint {
+  const miner = BigInt(minerAddress);
+  assertFieldElement("miner", miner);
+  assertFieldElement("challenge", challenge);
+  if (!Number.isSafeInteger(tilesPerProof) || tilesPerProof < 1) {
+    throw new RangeError(`tilesPerProof must be a positive integer, got ${tilesPerProof}`);
+  }
+  const depths = [
+    ["output", outputTree.depth, treeDepth(tiling)],
+    ["input", inputs.depth, tiling.maxRowBlocksLog2],
+    ["weight", weights.depth, tiling.maxColBlocksLog2],
+  ] as const;
+  for (const [name, actual, expected] of depths) {
+    if (actual !== expected) throw new RangeError(`the ${name} tree has depth ${actual}; the tiling needs ${expected}`);
+  }
+  return miner;
+}
+
 /** Everything a job proof of `tilesPerProof` challenged tiles is about. */
 export interface GemmJobProofParams {
   readonly tiling: GemmTiling;
@@ -177,20 +206,7 @@ export async function gemmJobProofInput(
   const { tiling, shape, tilesPerProof, x, w, c, outputTree, inputs, weights, challenge } = params;
   const work = jobWork("x", x, tiling, shape, (wk) => [wk.m, wk.k]);
   jobWork("w", w, tiling, shape, (wk) => [wk.k, wk.n]);
-  const miner = BigInt(params.miner);
-  assertFieldElement("miner", miner);
-  assertFieldElement("challenge", challenge);
-  if (!Number.isSafeInteger(tilesPerProof) || tilesPerProof < 1) {
-    throw new RangeError(`tilesPerProof must be a positive integer, got ${tilesPerProof}`);
-  }
-  const depths = [
-    ["output", outputTree.depth, treeDepth(tiling)],
-    ["input", inputs.depth, tiling.maxRowBlocksLog2],
-    ["weight", weights.depth, tiling.maxColBlocksLog2],
-  ] as const;
-  for (const [name, actual, expected] of depths) {
-    if (actual !== expected) throw new RangeError(`the ${name} tree has depth ${actual}; the tiling needs ${expected}`);
-  }
+  const miner = checkProofParams(params.miner, challenge, tilesPerProof, tiling, [outputTree, inputs, weights]);
 
   const { tileRows: tm, tileCols: tn, depth: k } = tiling;
   const size = { rows: work.m, columns: work.n, tileRows: tm, tileCols: tn };
@@ -323,8 +339,24 @@ export async function convWeightTree(weights: Uint8Array, tiling: ConvTiling, sh
   return blockTree(tiling.maxColBlocksLog2, 2 ** shape.colBlocksLog2, (c) => convJobWeightBlock(weights, work, c));
 }
 
+/** What a job proof is made of besides its circuit's parameters: the job's data, trees, challenge and miner. */
+export interface JobProofMaterial {
+  /** The input codes (conv2d: NCHW [N, Cin, H, W]; linear: M×K row-major). */
+  readonly x: Uint8Array;
+  /** The weight codes (conv2d: ONNX [Cout, Cin, KH, KW]; linear: K×N row-major). */
+  readonly weights: Uint8Array;
+  /** The committed outputs as float32 bit patterns (conv2d: NCHW; linear: M×N row-major). */
+  readonly y: Uint32Array;
+  readonly outputTree: OutputTree;
+  readonly inputs: BlockTree;
+  readonly weightsTree: BlockTree;
+  readonly challenge: bigint;
+  /** The miner's address (0x-hex or decimal) or its value. */
+  readonly miner: string | bigint;
+}
+
 /** Everything a conv job proof of `tilesPerProof` challenged tiles is about. */
-export interface ConvJobProofParams {
+export interface ConvJobProofParams extends JobProofMaterial {
   readonly tiling: ConvTiling;
   readonly shape: WorkShape;
   readonly tilesPerProof: number;
@@ -356,20 +388,7 @@ export async function convJobProofInput(
   const { tiling, shape, tilesPerProof, x, weights, y, outputTree, inputs, weightsTree, challenge } = params;
   const work = convJobWork(tiling, shape);
   assertConvSizes(work, x, weights);
-  const miner = BigInt(params.miner);
-  assertFieldElement("miner", miner);
-  assertFieldElement("challenge", challenge);
-  if (!Number.isSafeInteger(tilesPerProof) || tilesPerProof < 1) {
-    throw new RangeError(`tilesPerProof must be a positive integer, got ${tilesPerProof}`);
-  }
-  const depths = [
-    ["output", outputTree.depth, treeDepth(tiling)],
-    ["input", inputs.depth, tiling.maxRowBlocksLog2],
-    ["weight", weightsTree.depth, tiling.maxColBlocksLog2],
-  ] as const;
-  for (const [name, actual, expected] of depths) {
-    if (actual !== expected) throw new RangeError(`the ${name} tree has depth ${actual}; the tiling needs ${expected}`);
-  }
+  const miner = checkProofParams(params.miner, challenge, tilesPerProof, tiling, [outputTree, inputs, weightsTree]);
 
   const { inHeight: h, inChannels: cin, inWidth: w, kernelHeight: kh, padding, tileChannels: tn } = tiling;
   const tiles: { rowBlock: number; colBlock: number }[] = [];

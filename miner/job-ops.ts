@@ -11,6 +11,7 @@ import {
   inputTree,
   weightTree,
   type BlockTree,
+  type JobProofMaterial,
 } from "../common/job-commitment.js";
 import type { JobModel } from "../common/job-files.js";
 import { exactTile } from "../common/numerics.js";
@@ -42,17 +43,6 @@ export interface JobLayout {
   readonly description: string;
 }
 
-export interface ProofMaterial {
-  readonly x: Uint8Array;
-  readonly weights: Uint8Array;
-  readonly y: Uint32Array;
-  readonly outputTree: OutputTree;
-  readonly inputs: BlockTree;
-  readonly weightsTree: BlockTree;
-  readonly challenge: bigint;
-  readonly miner: string;
-}
-
 export interface JobOp {
   /** The shape of a job of `model` with an input of `inputBytes` bytes; throws saying what does not fit. */
   shapeFor(model: JobModel, inputBytes: number): WorkShape;
@@ -69,7 +59,7 @@ export interface JobOp {
   commit(layout: JobLayout, y: Uint32Array): Promise<OutputTree>;
   /** Exact S and T per output (units 2^-18), in the output file's order. */
   exact(layout: JobLayout, x: Uint8Array, weights: Uint8Array): { dot: bigint[]; absDot: bigint[] };
-  proofInput(layout: JobLayout, material: ProofMaterial): Promise<CircuitInput>;
+  proofInput(layout: JobLayout, material: JobProofMaterial): Promise<CircuitInput>;
   /** The tile holding output `index` (of the output file) and the index's position among the tile's words. */
   tileOf(layout: JobLayout, index: number): { rowBlock: number; colBlock: number; position: number };
   tileWords(layout: JobLayout, y: Uint32Array, rowBlock: number, colBlock: number): Uint32Array;
@@ -236,17 +226,10 @@ function convOp(circuit: Extract<JobCircuit, { op: "conv2d" }>): JobOp {
     exact: (layout, x, weights) => exactConv({ x, weights }, work(layout)),
     async proofInput(layout, m) {
       const { input } = await convJobProofInput({
+        ...m,
         tiling,
         shape: layout.shape,
         tilesPerProof: circuit.tilesPerProof,
-        x: m.x,
-        weights: m.weights,
-        y: m.y,
-        outputTree: m.outputTree,
-        inputs: m.inputs,
-        weightsTree: m.weightsTree,
-        challenge: m.challenge,
-        miner: m.miner,
       });
       return input;
     },

@@ -29,7 +29,7 @@ import type { GemmExecutionProvider } from "./gemm.js";
 import type { JobCircuit } from "./job-circuits.js";
 import { circuitOfKind, JobMarket, type OnChainJob } from "./job-market.js";
 import { jobOp } from "./job-ops.js";
-import { withRetry } from "./retry.js";
+import { retryUntilReachable } from "./retry.js";
 import { sendTransaction, type TxResponse } from "./transactions.js";
 
 export type UsefulJobStage =
@@ -111,12 +111,7 @@ export class JobWorker {
   }
 
   private rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(what, fn, {
-      attempts: Number.POSITIVE_INFINITY,
-      maxDelayMs: 10_000,
-      onRetry: (error, attempt, delay) =>
-        this.log(`RPC error in ${what} (attempt ${attempt}), retrying in ${delay} ms: ${String(error).slice(0, 160)}`),
-    });
+    return retryUntilReachable(what, fn, (message) => this.log(message));
   }
 
   private send(what: string, sendTx: () => Promise<TxResponse>, onSent?: (hash: string) => void) {

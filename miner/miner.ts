@@ -20,7 +20,7 @@ import type { ProverCircuit } from "../prover/setup.js";
 import type { WorkloadLayer } from "./circuits.js";
 import type { GemmExecutionProvider } from "./gemm.js";
 import { opBackend, type OpBackend } from "./ops/backend.js";
-import { withRetry } from "./retry.js";
+import { retryUntilReachable } from "./retry.js";
 import { sendTransaction, type TxResponse } from "./transactions.js";
 
 /** Contract status codes (IDemleMining.Status). */
@@ -192,12 +192,7 @@ export class Miner {
    * the proof window costs nothing, and after a longer one the job is found expired and reported as lost.
    */
   private rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(what, fn, {
-      attempts: Number.POSITIVE_INFINITY,
-      maxDelayMs: 10_000,
-      onRetry: (error, attempt, delay) =>
-        this.log(`RPC error in ${what} (attempt ${attempt}), retrying in ${delay} ms: ${String(error).slice(0, 160)}`),
-    });
+    return retryUntilReachable(what, fn, (message) => this.log(message));
   }
 
   /** Connects, checks the chain against the state file, loads or creates the state. */

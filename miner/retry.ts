@@ -47,3 +47,16 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, options: 
     }
   }
 }
+
+/**
+ * A JSON-RPC call retried for as long as the node is unreachable (backoff capped at 10 s), each retry reported through
+ * `log`: an outage shorter than a proof window costs nothing, and after a longer one the work is found expired.
+ */
+export function retryUntilReachable<T>(what: string, fn: () => Promise<T>, log: (message: string) => void): Promise<T> {
+  return withRetry(what, fn, {
+    attempts: Number.POSITIVE_INFINITY,
+    maxDelayMs: 10_000,
+    onRetry: (error, attempt, delay) =>
+      log(`RPC error in ${what} (attempt ${attempt}), retrying in ${delay} ms: ${String(error).slice(0, 160)}`),
+  });
+}

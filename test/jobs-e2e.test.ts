@@ -113,6 +113,21 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     seed: 8,
   });
 
+  /** The example linear job, one slot, posted by the requester (account 9). */
+  function postLinearJob() {
+    const requester = signers[9]!;
+    return postJob({
+      signer: requester,
+      contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
+      dataOrigin: dataServer.url,
+      modelBytes: serializeJobModel(linear.model),
+      input: linear.input,
+      redundancy: 1,
+      deadlineBlocks: 400,
+      fee: FEE,
+    });
+  }
+
   it("a posted CNN job (3×3 conv) is computed by three miners; honest results match a local ORT run; the bad miner is flagged, slashed and refunded", async () => {
     const requester = signers[9]!;
     const requesterContract = new Contract(deployment.mining, abi, new NonceManager(requester));
@@ -214,17 +229,7 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
   }, 600_000);
 
   it("a miner killed after committing a job resumes it after a restart: no second commitment, proven once", async () => {
-    const requester = signers[9]!;
-    const posted = await postJob({
-      signer: requester,
-      contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
-      dataOrigin: dataServer.url,
-      modelBytes: serializeJobModel(linear.model),
-      input: linear.input,
-      redundancy: 1,
-      deadlineBlocks: 400,
-      fee: FEE,
-    });
+    const posted = await postLinearJob();
     const abort = new AbortController();
     const first = new JobWorker({
       contract: deployment.mining,
@@ -257,16 +262,7 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
 
   it("a job whose served input does not match its on-chain root is skipped before any bond is paid", async () => {
     const requester = signers[9]!;
-    const honestPost = await postJob({
-      signer: requester,
-      contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
-      dataOrigin: dataServer.url,
-      modelBytes: serializeJobModel(linear.model),
-      input: linear.input,
-      redundancy: 1,
-      deadlineBlocks: 400,
-      fee: FEE,
-    });
+    const honestPost = await postLinearJob();
     const market = new JobMarket(mining);
     const served = await market.job(honestPost.jobId);
     // The same files, posted with an input root that commits to other data.
