@@ -193,6 +193,7 @@ export class JobWorker {
     if (this.kinds.size === 0) return false;
     const unfinished = this.state.jobs.filter((r) => !["settled", "lost", "skipped"].includes(r.stage));
     for (const record of unfinished) await this.advance(record, signal);
+    await this.deliverPending();
     const unreachable = new Set<string>();
     for (;;) {
       signal?.throwIfAborted();
@@ -328,6 +329,13 @@ export class JobWorker {
           if (record.stage === "settled" && !record.delivered) await this.deliver(record, job);
           return;
       }
+    }
+  }
+
+  /** Outputs of proven jobs that have not reached their data server yet (it was down): tried again until delivered. */
+  private async deliverPending(): Promise<void> {
+    for (const record of this.state.jobs.filter((r) => r.stage === "settled" && !r.delivered)) {
+      await this.deliver(record, await this.rpc("job", () => this.market.job(BigInt(record.jobId))));
     }
   }
 

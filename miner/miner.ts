@@ -102,8 +102,8 @@ export interface MinerOptions {
   readonly receiptTimeoutMs?: number;
   readonly onEvent?: (event: MinerEvent) => void;
   /**
-   * Useful-work jobs (miner/job-worker.ts): asked once per epoch before seed work; when it worked on a job, that
-   * epoch's seed work is skipped. Seed work is the fallback when no job is open.
+   * Useful-work jobs (miner/job-worker.ts): asked once per admitted epoch before seed work; when it worked on a job,
+   * that epoch's seed work is skipped. Seed work is the fallback when no job is open.
    */
   readonly jobs?: { workOnce(signal?: AbortSignal): Promise<boolean> };
 }
@@ -311,14 +311,13 @@ export class Miner {
         continue;
       }
       lastEpoch = epoch;
-      if (this.options.jobs && (await this.options.jobs.workOnce(signal))) {
-        finishedThisRun++;
-        continue;
-      }
+      // A useful job, when one is open, takes this epoch's place; both are admitted alike.
       if (!(await this.admit())) continue;
       try {
-        const job = await this.computeWork();
-        await this.advance(job, signal);
+        if (!(await this.options.jobs?.workOnce(signal))) {
+          const job = await this.computeWork();
+          await this.advance(job, signal);
+        }
       } finally {
         this.releaseReservation?.();
       }

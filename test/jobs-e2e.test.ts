@@ -153,7 +153,7 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     const worked = await Promise.all([...honest, wrong].map((w) => w.workOnce()));
     expect(worked).toEqual([true, true, true]);
     for (const w of honest) expect(w.records().map((r) => r.stage)).toEqual(["settled"]);
-    expect(wrong.records()[0]!.stage).toBe("lost");
+    expect(wrong.records()[0]!.stage, wrong.records()[0]!.note).toBe("lost");
 
     const market = new JobMarket(mining);
     const job = await market.job(posted.jobId);
@@ -258,6 +258,57 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     const commits = await mining.queryFilter(mining.filters.JobCommitted!(null, posted.jobId));
     expect(commits).toHaveLength(1);
     expect((await new JobMarket(mining).job(posted.jobId)).provenSlots).toBe(1);
+  }, 300_000);
+
+  it("outputs that could not be delivered (the data server was down) are delivered once it is back", async () => {
+    const dir = path.join(root, "data-outage");
+    let server = await startDataServer({
+      dir,
+      port: 0,
+      committedOutputs: committedOutputsOnChain(new JobMarket(mining)),
+    });
+    const port = server.port;
+    const requester = signers[9]!;
+    const posted = await postJob({
+      signer: requester,
+      contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
+      dataOrigin: server.url,
+      modelBytes: serializeJobModel(linear.model),
+      input: linear.input,
+      redundancy: 1,
+      deadlineBlocks: 400,
+      fee: FEE,
+    });
+    const logs: string[] = [];
+    const w = new JobWorker({
+      contract: deployment.mining,
+      signer: new NonceManager(signers[7]!),
+      circuits: preparedJobs.map(({ circuit, setup }) => ({ circuit, prover: setup.prover })),
+      pool,
+      stateDir: path.join(root, "miner7"),
+      pollMs: 100,
+      log: (message) => {
+        logs.push(message);
+        // The inputs are fetched; the server goes down before the outputs can be delivered.
+        if (message.includes("computed")) void server.close();
+      },
+    });
+    await w.init(abi);
+    expect(await w.workOnce()).toBe(true);
+    const [record] = w.records();
+    expect(record!.stage).toBe("settled");
+    expect(record!.delivered).toBeUndefined();
+    expect(logs.some((line) => line.includes("could not deliver the outputs yet"))).toBe(true);
+
+    server = await startDataServer({ dir, port, committedOutputs: committedOutputsOnChain(new JobMarket(mining)) });
+    try {
+      expect(await w.workOnce()).toBe(false);
+      expect(w.records()[0]!.delivered).toBe(true);
+      const { results } = await jobResults(mining, posted.jobId, { verify: true });
+      expect(results.map((r) => [r.status, r.flags, r.contract?.violations])).toEqual([["proven", [], 0]]);
+    } finally {
+      await server.close();
+    }
   }, 300_000);
 
   it("a job whose served input does not match its on-chain root is skipped before any bond is paid", async () => {
