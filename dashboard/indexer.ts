@@ -22,6 +22,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Contract, Interface, isError, type InterfaceAbi, type Log, type Provider } from "ethers";
 import { writeFileAtomic } from "../common/files.js";
 import { MINING_CIRCUITS, type MiningCircuit } from "../miner/circuits.js";
+import type { MiningJobKind } from "../miner/deploy.js";
+import { JobMarket } from "../miner/job-market.js";
 
 /** A chart point: block number and a value in whole tokens (a float: charts only; exact amounts are elsewhere). */
 export type Point = [block: number, value: number];
@@ -205,18 +207,8 @@ export interface DerivedState {
   jobTotals: JobTotals;
 }
 
-/** A job kind of the deployment (DemleMining.jobKind(i)). */
-export interface JobKindInfo {
-  verifier: string;
-  macsPerTile: number;
-  tilesPerProof: number;
-  proofsPerJob: number;
-  tileRows: number;
-  tileCols: number;
-  depth: number;
-  maxRowBlocksLog2: number;
-  maxColBlocksLog2: number;
-}
+/** A job kind of the deployment (DemleMining.jobKind(i)): the constructor's JobKind, flat. */
+export type JobKindInfo = Omit<MiningJobKind, "circuit">;
 
 export interface ChainInfo {
   chainId: string;
@@ -1036,20 +1028,11 @@ export class Indexer implements DashboardSource {
       if (isError(error, "CALL_EXCEPTION") || isError(error, "BAD_DATA")) return []; // a contract before jobs
       throw error;
     }
+    const market = new JobMarket(mining);
     const kinds: JobKindInfo[] = [];
     for (let i = 0; i < Number(count); i++) {
-      const k = (await mining.getFunction("jobKind")(i)) as Record<string, bigint | string>;
-      kinds.push({
-        verifier: String(k.verifier),
-        macsPerTile: Number(k.macsPerTile),
-        tilesPerProof: Number(k.tilesPerProof),
-        proofsPerJob: Number(k.proofsPerJob),
-        tileRows: Number(k.tileRows),
-        tileCols: Number(k.tileCols),
-        depth: Number(k.depth),
-        maxRowBlocksLog2: Number(k.maxRowBlocksLog2),
-        maxColBlocksLog2: Number(k.maxColBlocksLog2),
-      });
+      const { verifier, macsPerTile, tilesPerProof, proofsPerJob, tiling } = await market.jobKind(i);
+      kinds.push({ verifier, macsPerTile: Number(macsPerTile), tilesPerProof, proofsPerJob, ...tiling });
     }
     return kinds;
   }

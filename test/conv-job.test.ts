@@ -2,11 +2,8 @@
 // TypeScript reference (common/job-commitment.ts convInputTree / convWeightTree / convJobProofInput), outputs of ONNX
 // Runtime and of the exact reference, a real Groth16 proof of the demo main, and soundness shown by editing honest
 // witnesses: the constraints themselves must reject every edit.
-import path from "node:path";
 import { buildPoseidon } from "circomlibjs";
-import * as snarkjs from "snarkjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { constraintCounts, inspectWarnings, instantiateCircuit, REPO_ROOT } from "../circuits/compile.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { randomFiniteCodes } from "../common/fp8.js";
 import {
   assertJobConvTiling,
@@ -27,27 +24,30 @@ import {
 } from "../common/ops/conv.js";
 import { Prng } from "../common/prng.js";
 import { challengedTile, tileIndex, type OutputTree, type WorkShape } from "../common/work.js";
-import {
-  JOB_CIRCUITS,
-  jobCircuit,
-  jobCircuitsFor,
-  jobKindParams,
-  prepareJobCircuit,
-  type JobCircuit,
-} from "../miner/job-circuits.js";
+import { JOB_CIRCUITS, jobCircuit, jobCircuitsFor, jobKindParams, type JobCircuit } from "../miner/job-circuits.js";
 import { miningJobKind } from "../miner/deploy.js";
 import { runFp8Conv } from "../miner/ops/conv.js";
-import { readR1csHeader, requiredPtauPower } from "../prover/setup.js";
-import { terminateBn128Curve } from "../prover/snarkjs-runtime.js";
-import { CircuitHarness, FIELD, fieldInverse, loadMainCircuit } from "./helpers/circuit.js";
+import { CircuitHarness, loadMainCircuit } from "./helpers/circuit.js";
 import { boundaryWords, GEMM_OUTPUT_GRID, gemmBound, gemmOutput, rederiveOutput } from "./helpers/contract-witness.js";
-import { expectEditsRejected, SMALL_AND_LARGE_EDITS } from "./helpers/soundness.js";
+import {
+  decodeCode,
+  describeCeremonyProof,
+  expectJobMain,
+  JOB_PUBLIC_INPUT_CLASSES,
+  loadChallengedTiles,
+  loadInputStandalones,
+  loadMerklePath,
+  merklePathWitness,
+  MINER,
+  outputOpeningWires,
+  type InputStandalones,
+} from "./helpers/job-circuit.js";
+import { describeProductionMain, expectEditsRejected, SMALL_AND_LARGE_EDITS } from "./helpers/soundness.js";
 
 type Poseidon = Awaited<ReturnType<typeof buildPoseidon>>;
 
 const DEMO = JOB_CIRCUITS["conv-job-demo"];
 const PRODUCTION = JOB_CIRCUITS["conv-job"];
-const MINER = 0x70997970c51812dc3a010c7d01b50e0d17dc79c8n;
 
 // ---------------------------------------------------------------------------------------------------------------
 // An independent recomputation of the commitments: circomlibjs directly, NCHW / ONNX indexing written out, trees by
@@ -196,50 +196,11 @@ async function challengeFor(work: ConvWork, rowBlock: number, colBlock: number):
   }
 }
 
-/** Every constraint `witness` violates, as indices. */
-function violatedConstraints(harness: CircuitHarness, witness: readonly bigint[]): number[] {
-  const evaluate = (lc: [number, bigint][]) =>
-    lc.reduce((acc, [wire, coeff]) => (acc + coeff * witness[wire]!) % FIELD, 0n);
-  return harness.r1cs.constraints.flatMap(([a, b, c], index) =>
-    (evaluate(a) * evaluate(b) - evaluate(c)) % FIELD === 0n ? [] : [index],
-  );
-}
-
-/** The wires of a constraint. */
-function constraintWires(harness: CircuitHarness, index: number): Set<number> {
-  const [a, b, c] = harness.r1cs.constraints[index]!;
-  return new Set([...a, ...b, ...c].map(([wire]) => wire));
-}
-
-/** Values of `standalone`'s "main.…" signals, renamed to `prefix`…, for the signals the main keeps. */
-function renamed(
-  harness: CircuitHarness,
-  prefix: string,
-  standalone: CircuitHarness,
-  witness: readonly bigint[],
-): Map<string, bigint> {
-  return new Map(
-    standalone
-      .signals(/^main\./)
-      .map((signal) => [`${prefix}${signal.slice(4)}`, standalone.value(witness, signal)] as const)
-      .filter(([target]) => harness.hasWire(target)),
-  );
-}
-
 /** Values in `witness` of every signal of `harness` whose name starts with `prefix`. */
 function copied(harness: CircuitHarness, prefix: string, witness: readonly bigint[]): Map<string, bigint> {
   return new Map(
     harness.signals(new RegExp(`^${prefix.replace(/[.[\]]/g, "\\$&")}`)).map((s) => [s, harness.value(witness, s)]),
   );
-}
-
-/** Size lock of a conv job main: circom's counts, the ptau power it needs, six public inputs, --inspect clean. */
-async function expectConvJobMain(harness: CircuitHarness, locked: { nonLinear: number; ptauPower: number }) {
-  const { log, r1csPath } = harness.compiled;
-  expect(constraintCounts(log)).toEqual({ nonLinear: locked.nonLinear, linear: 0 });
-  expect(requiredPtauPower(await readR1csHeader(r1csPath))).toBe(locked.ptauPower);
-  expect(harness.r1cs.publicInputs).toBe(6);
-  expect(inspectWarnings(log)).toEqual([]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -430,7 +391,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
 
   it("is a 3×3 conv of up to 2 images of 4×8×8 into 8 channels, power-14 ptau, constraints locked, --inspect clean", async () => {
     expect(defineConvWork(tiling, full)).toMatchObject({ images: 2, outChannels: 8, depth: 36 });
-    await expectConvJobMain(harness, { nonLinear: 12_861, ptauPower: 14 });
+    await expectJobMain(harness, { nonLinear: 12_861, ptauPower: 14 });
   });
 
   it("accepts honest witnesses: padding rows at oh = 0 and oh = 7, corners, the second image, a smaller shape", async () => {
@@ -505,12 +466,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
       harness,
       honest,
       {
-        "public output root": ["main.outputRoot"],
-        "public input root": ["main.inputRoot"],
-        "public weight root": ["main.weightRoot"],
-        "public challenge": ["main.challenge"],
-        "public miner": ["main.miner"],
-        "public shape": ["main.shape"],
+        ...JOB_PUBLIC_INPUT_CLASSES,
         "input code of an inside row": ["main.x[0][0][0][0]", "main.x[0][1][2][5]", "main.x[0][2][3][7]"],
         "weight code": ["main.w[0][0][0]", "main.w[0][35][1]", "main.w[0][17][0]"],
         "output word": ["main.y[0][0][0]", "main.y[0][7][1]"],
@@ -531,17 +487,11 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
   });
 
   it("padding rows: their siblings are not read; claiming an inside row is padding is rejected by ConvOutputRow", async () => {
-    const pathHarness = await CircuitHarness.load(
-      await instantiateCircuit("test_merkle_path_4", "lib/merkle.circom", "MerkleRootFromPath", [4]),
-    );
+    const pathHarness = await loadMerklePath(4);
     /** The path wires of `inputPath[dh]` for a leaf, siblings and index, from a standalone MerkleRootFromPath(4). */
     const pathWires = async (dh: number, leaf: bigint, siblings: readonly bigint[], index: number) => {
-      const pathWitness = await pathHarness.witness({
-        leaf: String(leaf),
-        siblings: siblings.map(String),
-        indexBits: Array.from({ length: 4 }, (_, b) => String((index >> b) & 1)),
-      });
-      const set = renamed(harness, `main.tile[0].inputPath[${dh}]`, pathHarness, pathWitness);
+      const pathWitness = await merklePathWitness(pathHarness, leaf, siblings, index);
+      const set = harness.transplant(`main.tile[0].inputPath[${dh}]`, pathHarness, pathWitness);
       siblings.forEach((sibling, d) => set.set(`main.inputSiblings[0][${dh}][${d}]`, sibling));
       return set;
     };
@@ -557,7 +507,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
       siblings[1] = 12345n;
       const index = dh === 0 ? 0 : 8 + 1;
       const edited = harness.editWired(top, await pathWires(dh, leaf, siblings, index));
-      expect(violatedConstraints(harness, edited).length === 0, `kernel row ${dh}`).toBe(free);
+      expect(harness.violations(edited).length === 0, `kernel row ${dh}`).toBe(free);
     }
 
     // The attack: for tile (11, 1), input row 2 of image 1 (kernel row 0) is inside. A miner commits outputs computed
@@ -578,7 +528,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
       ...copied(harness, "main.inputSiblings[0][2]", honest),
     ]);
     const opened = harness.editWired(fakeWitness, set);
-    const openedBad = violatedConstraints(harness, opened);
+    const openedBad = harness.violations(opened);
     expect(openedBad.length, "the zeroed row is not leaf 10 of the real root").toBeGreaterThan(0);
 
     // Claim padding: index 0, its bits, the path recomputed for index 0, and the flag (which --O2 merged with the top
@@ -595,11 +545,11 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
       },
     ]) {
       const edited = harness.edit(harness.editWired(fakeWitness, set), claim);
-      const bad = violatedConstraints(harness, edited);
+      const bad = harness.violations(edited);
       // Everything else of the lie is consistent: exactly one constraint catches it, ConvOutputRow's decomposition
       // of oh + 8 − 1 (whose top bit is the flag).
       expect(bad, JSON.stringify(Object.keys(claim))).toHaveLength(1);
-      const wires = constraintWires(harness, bad[0]!);
+      const wires = harness.constraintWires(bad[0]!);
       expect(wires.has(harness.wire("main.tile[0].row.valid[0]"))).toBe(true);
       expect(wires.has(harness.wire("main.tile[0].row.below[0].out[0]"))).toBe(true);
     }
@@ -607,14 +557,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
 
   it("accepts an output exactly at the contract bound and rejects the next float32 beyond it (re-committed)", async () => {
     const exact = exactConv({ x: job.x, weights: job.weights }, job.work);
-    const tiles = await CircuitHarness.load(
-      await instantiateCircuit(
-        "test_challenged_tiles_1x16_4_2",
-        "lib/tile_commitment.circom",
-        "ChallengedTiles",
-        [1, 16, 4, 2],
-      ),
-    );
+    const tiles = await loadChallengedTiles(16, 4, 2);
     for (const [ow, j, side] of [
       [0, 0, "upper"],
       [7, 1, "lower"],
@@ -627,20 +570,16 @@ describe(`demo main circuits/main/${DEMO.name}.circom`, () => {
         const y = Uint32Array.from(job.y);
         y[flat] = word;
         const tree = await commitConvOutputs(y, job.work);
-        const siblings = tree.siblings(tileIndex(tiling, ROW, COL));
-        const standalone = await tiles.witness({
-          outputRoot: String(tree.root),
-          challenge: String(challenge),
-          shape: String(4 + 256 * 2),
-          words: [Array.from(convTileWords(y, job.work, ROW, COL), String)],
-          siblings: [siblings.map(String)],
+        const set = await outputOpeningWires(harness, tiles, {
+          root: tree.root,
+          siblings: tree.siblings(tileIndex(tiling, ROW, COL)),
+          challenge,
+          shape: 4 + 256 * 2,
+          words: Array.from(convTileWords(y, job.work, ROW, COL)),
         });
-        const set = renamed(harness, "main.tiles", tiles, standalone);
-        set.set("main.outputRoot", tree.root);
-        siblings.forEach((s, d) => set.set(`main.siblings[0][${d}]`, s));
         const output = gemmOutput("main.tile[0].check", `main.y[0][${ow}][${j}]`, ow, j);
         const edited = harness.editWired(rederiveOutput(harness, honest, output, word, bound), set);
-        outcome[which] = violatedConstraints(harness, edited).length;
+        outcome[which] = harness.violations(edited).length;
       }
       expect(outcome.inside, `(${ow}, ${j}) ${side}: ${float32FromBits(job.y[flat]!)} at the bound`).toBe(0);
       expect(outcome.outside, `(${ow}, ${j}) ${side}: beyond the bound`).toBeGreaterThan(0);
@@ -658,7 +597,7 @@ describe("a NaN input code committed in the input tree is rejected by the NaN ch
   let base: ConvJob;
   let baseWitness: bigint[];
   let challenge: bigint;
-  let standalone: { leaf: CircuitHarness; path: CircuitHarness; raw: CircuitHarness };
+  let standalone: InputStandalones;
 
   beforeAll(async () => {
     harness = await loadMainCircuit(DEMO.name);
@@ -672,17 +611,7 @@ describe("a NaN input code committed in the input tree is rejected by the NaN ch
     base = await makeJob(tiling, shape, 3, { x, weights });
     challenge = await challengeFor(base.work, 11, 1);
     baseWitness = await harness.witness((await proofInput(base, challenge)).input);
-    standalone = {
-      leaf: await CircuitHarness.load(
-        await instantiateCircuit("test_packed_bytes_hash_32", "lib/input_commitment.circom", "PackedBytesHash", [32]),
-      ),
-      path: await CircuitHarness.load(
-        await instantiateCircuit("test_merkle_path_4", "lib/merkle.circom", "MerkleRootFromPath", [4]),
-      ),
-      raw: await CircuitHarness.load(
-        await instantiateCircuit("test_fp8_magnitude_e4m3", "lib/fp8.circom", "Fp8MagnitudeFromBits", [4, 3]),
-      ),
-    };
+    standalone = await loadInputStandalones(4);
   }, 900_000);
 
   /** The base witness with X[1][2][3][5] = code committed: new input root, leaf, three paths, decoding wires. */
@@ -696,27 +625,17 @@ describe("a NaN input code committed in the input tree is rejected by the NaN ch
       const row = inputRowByHand(tiling, x, n, 2 + dh);
       const leafWitness = await standalone.leaf.witness({ bytes: row.map(String) });
       const leaf = standalone.leaf.value(leafWitness, "main.out");
-      const pathWitness = await standalone.path.witness({
-        leaf: String(leaf),
-        siblings: inputs.path(index).map(String),
-        indexBits: Array.from({ length: 4 }, (_, b) => String((index >> b) & 1)),
-      });
+      const pathWitness = await merklePathWitness(standalone.path, leaf, inputs.path(index), index);
       expect(standalone.path.value(pathWitness, "main.root")).toBe(inputs.root);
-      for (const [s, v] of renamed(harness, `main.tile[0].inputLeaf[${dh}]`, standalone.leaf, leafWitness))
+      for (const [s, v] of harness.transplant(`main.tile[0].inputLeaf[${dh}]`, standalone.leaf, leafWitness))
         set.set(s, v);
-      for (const [s, v] of renamed(harness, `main.tile[0].inputPath[${dh}]`, standalone.path, pathWitness))
+      for (const [s, v] of harness.transplant(`main.tile[0].inputPath[${dh}]`, standalone.path, pathWitness))
         set.set(s, v);
       inputs.path(index).forEach((s, d) => set.set(`main.inputSiblings[0][${dh}][${d}]`, s));
     }
-    const bits = Array.from({ length: 8 }, (_, b) => (code >> b) & 1);
-    const rawWitness = await standalone.raw.witness({
-      m: bits.slice(0, 3).map(String),
-      e: bits.slice(3, 7).map(String),
-    });
-    const magnitude = standalone.raw.value(rawWitness, "main.magnitude");
-    const value = (1n - 2n * BigInt(bits[7]!)) * magnitude;
+    const { bits, rawWitness, magnitude, value, nanInverse } = await decodeCode(standalone.raw, code);
     const decode = `main.tile[0].xDecode[1][${ci}][${iw}]`;
-    for (const [s, v] of renamed(harness, `${decode}.decoded.raw`, standalone.raw, rawWitness)) set.set(s, v);
+    for (const [s, v] of harness.transplant(`${decode}.decoded.raw`, standalone.raw, rawWitness)) set.set(s, v);
     for (let b = 0; b < 8; b++) set.set(`${decode}.bits[${b}]`, BigInt(bits[b]!));
     set.set(`${decode}.magnitude`, magnitude);
     set.set(`${decode}.value`, value);
@@ -731,25 +650,23 @@ describe("a NaN input code committed in the input tree is rejected by the NaN ch
       set.set(`main.tile[0].check.aMagnitude[${ow}][${k}]`, magnitude);
     }
     set.set(`main.x[0][1][${ci}][${iw}]`, BigInt(code));
-    // An honest prover's inverse: 1/(|n| − 245760), and 0 when there is none (the NaN code).
-    const gap = (magnitude - 245760n + FIELD) % FIELD;
-    set.set(`${decode}.decoded.nanInverse`, gap === 0n ? 0n : fieldInverse(gap));
+    set.set(`${decode}.decoded.nanInverse`, nanInverse);
     return harness.editWired(baseWitness, set);
   }
 
   it("the base witness is honest, and re-committing a finite code (0x7E, 0x01, 0xFE) is accepted", async () => {
     expect(harness.firstViolated(baseWitness)).toBe(-1);
     for (const code of [0x7e, 0x01, 0xfe]) {
-      expect(violatedConstraints(harness, await withCode(code)), `code ${code}`).toEqual([]);
+      expect(harness.violations(await withCode(code)), `code ${code}`).toEqual([]);
     }
   });
 
   it("a committed 0x7F or 0xFF violates exactly one constraint: the NaN inverse", async () => {
     const nanInverse = harness.wire(`main.tile[0].xDecode[1][${ci}][${iw}].decoded.nanInverse`);
     for (const code of [0x7f, 0xff]) {
-      const bad = violatedConstraints(harness, await withCode(code));
+      const bad = harness.violations(await withCode(code));
       expect(bad, `code ${code}`).toHaveLength(1);
-      expect(constraintWires(harness, bad[0]!).has(nanInverse)).toBe(true);
+      expect(harness.constraintWires(bad[0]!).has(nanInverse)).toBe(true);
     }
   });
 });
@@ -795,50 +712,22 @@ describe("outputs of ONNX Runtime (CPU) pass the demo main", () => {
   }, 300_000);
 });
 
-describe("Groth16 proof of the demo main with the committed ceremony key (ceremony/conv-job-demo)", () => {
-  afterAll(async () => {
-    await terminateBn128Curve(); // fullProve and verify built snarkjs' shared curve and its worker threads
-  });
+// The committed ceremony (circuits/manifests/conv_job_demo_c4_k3_h8w8_tn2.json pins it), not a local dev setup.
+describeCeremonyProof("conv-job-demo", async () =>
+  proofInput(await makeJob(DEMO.tiling, { rowBlocksLog2: 4, colBlocksLog2: 2 }, 5), 31337n),
+);
 
-  it("proves and verifies; a changed public input does not verify", async () => {
-    const prepared = await prepareJobCircuit(jobCircuit("conv-job-demo"));
-    // The committed ceremony (circuits/manifests/conv_job_demo_c4_k3_h8w8_tn2.json pins it), not a local dev setup.
-    expect(path.relative(REPO_ROOT, prepared.setup.zkeyPath)).toBe(
-      path.join("ceremony", "conv-job-demo", "final.zkey"),
-    );
-    const job = await makeJob(DEMO.tiling, { rowBlocksLog2: 4, colBlocksLog2: 2 }, 5);
-    const { input, publicSignals: expected } = await proofInput(job, 31337n);
-    const started = performance.now();
-    const { proof, publicSignals } = await snarkjs.groth16.fullProve(
-      input,
-      prepared.setup.prover.wasmPath,
-      prepared.setup.prover.zkeyPath,
-    );
-    console.log(`${DEMO.name}: groth16.fullProve ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    expect(publicSignals.map(BigInt)).toEqual(expected);
-    expect(await snarkjs.groth16.verify(prepared.setup.vkey, publicSignals, proof)).toBe(true);
-    for (let index = 0; index < publicSignals.length; index++) {
-      const changed = publicSignals.map((s, j) => (j === index ? String((BigInt(s) + 1n) % FIELD) : s));
-      expect(await snarkjs.groth16.verify(prepared.setup.vkey, changed, proof), `public ${index}`).toBe(false);
-    }
-  }, 600_000);
-});
-
-describe(`production main circuits/main/${PRODUCTION.name}.circom`, () => {
-  let harness: CircuitHarness;
-
-  beforeAll(async () => {
-    harness = await loadMainCircuit(PRODUCTION.name);
-  }, 900_000);
-
-  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", async () => {
-    await expectConvJobMain(harness, { nonLinear: 45_393, ptauPower: 16 });
-  });
-
-  it("accepts honest witnesses of ORT's outputs for a 2×8×8×8 job into 16 channels", async () => {
-    await expectOrtTilesPass(harness, PRODUCTION.tiling, { rowBlocksLog2: 4, colBlocksLog2: 1 }, 6, [
-      [8, 1],
-      [7, 0],
-    ]);
-  }, 300_000);
-});
+describeProductionMain(
+  PRODUCTION.name,
+  { nonLinear: 45_393, ptauPower: 16 },
+  {
+    title: "accepts honest witnesses of ORT's outputs for a 2×8×8×8 job into 16 channels",
+    check: (harness) =>
+      expectOrtTilesPass(harness, PRODUCTION.tiling, { rowBlocksLog2: 4, colBlocksLog2: 1 }, 6, [
+        [8, 1],
+        [7, 0],
+      ]),
+    timeout: 300_000,
+  },
+  expectJobMain,
+);

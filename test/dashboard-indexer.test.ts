@@ -5,40 +5,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import hre from "hardhat";
-import {
-  BrowserProvider,
-  Contract,
-  ContractFactory,
-  parseEther,
-  type InterfaceAbi,
-  type Provider,
-  type Signer,
-} from "ethers";
+import { BrowserProvider, Contract, parseEther, type InterfaceAbi, type Provider, type Signer } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Indexer, type IndexerOptions, type Snapshot } from "../dashboard/indexer.js";
-import { loadArtifact } from "../miner/artifacts.js";
 import { MinerMetrics } from "../miner/metrics.js";
 import type { MinerStats } from "../miner/miner.js";
-
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
+import { DASHBOARD_LAYER, DASHBOARD_PARAMS, deployDashboardChain, type Connection } from "./helpers/dashboard-chain.js";
 
 /** Runtime code returning abi.encode(true) for any call: a verifier that accepts every proof. */
 const ACCEPT_ALL_VERIFIER = "0x600a600c600039600a6000f3" + "600160005260206000f3";
 
-/** One GEMM-demo-like layer (its grid matches MINING_CIRCUITS.demo, so the indexer names its op "gemm"). */
-const LAYER = { macsPerTile: 64, tilesPerProof: 1, maxRowBlocksLog2: 3, maxColBlocksLog2: 3 };
-const PARAMS = {
-  proofsPerCommitment: 2,
-  epochLength: 10,
-  challengeDelay: 2,
-  proofWindow: 5,
-  bondPerTile: parseEther("0.001"),
-  slashBountyBps: 1_000,
-  initialRewardPerMac: 10n ** 14n,
-  halvingEpochs: 1000,
-  cap: 21_000_000n * 10n ** 18n,
-};
+const LAYER = DASHBOARD_LAYER;
+const PARAMS = DASHBOARD_PARAMS;
 const DUMMY_PROOFS = [Array(8).fill(1n), Array(8).fill(1n)];
 
 describe("dashboard indexer", () => {
@@ -85,27 +63,12 @@ describe("dashboard indexer", () => {
   }
 
   beforeAll(async () => {
-    await hre.tasks.getTask("build").run({ quiet: true });
-    connection = await hre.network.create();
-    // No response cache: polls here come milliseconds apart (ethers caches identical requests for 250 ms).
-    provider = new BrowserProvider(connection.provider as never, undefined, { cacheTimeout: -1 });
-    signers = (await connection.ethers.getSigners()) as unknown as Signer[];
-    const [miningArtifact, tokenArtifact] = await Promise.all([
-      loadArtifact("DemleMining.sol", "DemleMining"),
-      loadArtifact("DemleToken.sol", "DemleToken"),
-    ]);
-    abis = { mining: miningArtifact.abi, token: tokenArtifact.abi };
-    const verifier = await new ContractFactory([], ACCEPT_ALL_VERIFIER, signers[0]!).deploy();
-    await verifier.waitForDeployment();
-    const deployed = await new ContractFactory(miningArtifact.abi, miningArtifact.bytecode, signers[0]!).deploy(
-      [{ verifier: await verifier.getAddress(), ...LAYER }],
-      PARAMS,
-      [], // no job kinds: jobs are test/dashboard-jobs.test.ts's
-    );
-    const receipt = await deployed.deploymentTransaction()!.wait();
-    deployBlock = receipt!.blockNumber;
-    mining = new Contract(await deployed.getAddress(), miningArtifact.abi, provider);
-    token = new Contract(await mining.getFunction("token")(), tokenArtifact.abi, provider);
+    // No job kinds: jobs are test/dashboard-jobs.test.ts's.
+    ({ connection, provider, signers, abis, mining, token, deployBlock } = await deployDashboardChain({
+      layerVerifier: { abi: [], bytecode: ACCEPT_ALL_VERIFIER },
+      layer: LAYER,
+      params: PARAMS,
+    }));
   }, 600_000);
 
   afterAll(async () => {

@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import hre from "hardhat";
-import { BrowserProvider, Contract, ContractFactory, parseEther, type InterfaceAbi, type Signer } from "ethers";
+import { BrowserProvider, Contract, parseEther, type InterfaceAbi, type Signer } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Indexer,
@@ -21,21 +20,11 @@ import {
 } from "../dashboard/indexer.js";
 import { startDashboard } from "../dashboard/server.js";
 import { loadArtifact } from "../miner/artifacts.js";
+import { DASHBOARD_LAYER, DASHBOARD_PARAMS, deployDashboardChain, type Connection } from "./helpers/dashboard-chain.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-
-const LAYER = { macsPerTile: 64, tilesPerProof: 1, maxRowBlocksLog2: 3, maxColBlocksLog2: 3 };
-const PARAMS = {
-  proofsPerCommitment: 1,
-  epochLength: 10,
-  challengeDelay: 2,
-  proofWindow: 5,
-  bondPerTile: parseEther("0.001"),
-  slashBountyBps: 1_000,
-  initialRewardPerMac: 10n ** 14n,
-  halvingEpochs: 1000, // no halving within this test: rewardPerMac is initialRewardPerMac throughout
-  cap: 21_000_000n * 10n ** 18n,
-};
+const LAYER = DASHBOARD_LAYER;
+/** No halving within this test: rewardPerMac is initialRewardPerMac throughout. */
+const PARAMS = { ...DASHBOARD_PARAMS, proofsPerCommitment: 1 };
 const D = PARAMS.challengeDelay;
 const W = PARAMS.proofWindow;
 /** Two job kinds of different tiles, so that sizes must come from the right kind. */
@@ -295,33 +284,20 @@ describe("dashboard: jobs and fees", () => {
   }
 
   beforeAll(async () => {
-    await hre.tasks.getTask("build").run({ quiet: true });
-    connection = await hre.network.create();
-    provider = new BrowserProvider(connection.provider as never, undefined, { cacheTimeout: -1 });
-    signers = (await connection.ethers.getSigners()) as unknown as Signer[];
-    addresses = await Promise.all(signers.map((s) => s.getAddress()));
-    const [miningArtifact, tokenArtifact, layerVerifier, kindVerifier] = await Promise.all([
-      loadArtifact("DemleMining.sol", "DemleMining"),
-      loadArtifact("DemleToken.sol", "DemleToken"),
+    const [layerVerifier, kindVerifier] = await Promise.all([
       loadArtifact("test/TestVerifierAcceptsMarkedProofs.sol", "TestVerifierAcceptsMarkedProofs"),
       loadArtifact("test/TestVerifier6AcceptsMarkedProofs.sol", "TestVerifier6AcceptsMarkedProofs"),
     ]);
-    abis = { mining: miningArtifact.abi, token: tokenArtifact.abi };
-    const deploy = async (artifact: { abi: InterfaceAbi; bytecode: string }) => {
-      const contract = await new ContractFactory(artifact.abi, artifact.bytecode, signers[0]!).deploy();
-      await contract.waitForDeployment();
-      return contract.getAddress();
-    };
-    const layer = await deploy(layerVerifier);
-    jobVerifier = await deploy(kindVerifier);
-    const deployed = await new ContractFactory(miningArtifact.abi, miningArtifact.bytecode, signers[0]!).deploy(
-      [{ verifier: layer, ...LAYER }],
-      PARAMS,
-      KINDS.map((kind) => ({ verifier: jobVerifier, ...kind })),
-    );
-    deployBlock = (await deployed.deploymentTransaction()!.wait())!.blockNumber;
-    mining = new Contract(await deployed.getAddress(), miningArtifact.abi, provider);
-    token = new Contract(await mining.getFunction("token")(), tokenArtifact.abi, provider);
+    const chain = await deployDashboardChain({
+      layerVerifier,
+      layer: LAYER,
+      params: PARAMS,
+      jobVerifier: kindVerifier,
+      kinds: KINDS,
+    });
+    ({ connection, provider, signers, abis, mining, token, deployBlock } = chain);
+    jobVerifier = chain.jobVerifier!;
+    addresses = await Promise.all(signers.map((s) => s.getAddress()));
   }, 600_000);
 
   afterAll(async () => {

@@ -1,11 +1,9 @@
 // The input-root ("job") mode linear-layer circuit (circuits/gemm_job.circom, docs/jobs.md) against its TypeScript
 // reference (common/job-commitment.ts), a real Groth16 proof of the demo main, and soundness shown by editing honest
 // witnesses: the constraints themselves must reject every edit.
-import path from "node:path";
 import { buildPoseidon } from "circomlibjs";
-import * as snarkjs from "snarkjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { constraintCounts, inspectWarnings, instantiateCircuit, REPO_ROOT } from "../circuits/compile.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { instantiateCircuit } from "../circuits/compile.js";
 import { randomFiniteCodes } from "../common/fp8.js";
 import { BlockTree, gemmJobProofInput, inputTree, packedBytesHash, weightTree } from "../common/job-commitment.js";
 import { exactTile, float32FromBits } from "../common/numerics.js";
@@ -21,13 +19,23 @@ import {
   type WorkShape,
 } from "../common/work.js";
 import { Fp8GemmRunner } from "../miner/gemm.js";
-import { JOB_CIRCUITS, jobCircuit, prepareJobCircuit } from "../miner/job-circuits.js";
-import { readR1csHeader, requiredPtauPower } from "../prover/setup.js";
-import { terminateBn128Curve } from "../prover/snarkjs-runtime.js";
-import { CircuitHarness, FIELD, loadMainCircuit } from "./helpers/circuit.js";
+import { JOB_CIRCUITS, jobCircuit } from "../miner/job-circuits.js";
+import { CircuitHarness, loadMainCircuit } from "./helpers/circuit.js";
 import { boundaryWords, GEMM_OUTPUT_GRID, gemmBound, gemmOutput, rederiveOutput } from "./helpers/contract-witness.js";
+import {
+  decodeCode,
+  describeCeremonyProof,
+  expectJobMain,
+  JOB_PUBLIC_INPUT_CLASSES,
+  loadChallengedTiles,
+  loadInputStandalones,
+  merklePathWitness,
+  MINER,
+  outputOpeningWires,
+  type InputStandalones,
+} from "./helpers/job-circuit.js";
 import { honestOutputs } from "./helpers/reference.js";
-import { expectEditsRejected, SMALL_AND_LARGE_EDITS } from "./helpers/soundness.js";
+import { describeProductionMain, expectEditsRejected, SMALL_AND_LARGE_EDITS } from "./helpers/soundness.js";
 
 type Poseidon = Awaited<ReturnType<typeof buildPoseidon>>;
 
@@ -167,7 +175,6 @@ describe("PackedBytesHash (circuit) equals the reference", () => {
 // The demo main against the reference.
 
 const DEMO = JOB_CIRCUITS["gemm-job-demo"];
-const MINER = 0x70997970c51812dc3a010c7d01b50e0d17dc79c8n;
 
 interface Job {
   readonly work: GemmWork;
@@ -227,46 +234,6 @@ async function findChallenge(work: GemmWork, wanted: (r: number, c: number) => b
     if (wanted(rowBlock, colBlock)) return challenge;
   }
   throw new Error("no challenge found");
-}
-
-/** Indices of every constraint `witness` violates. */
-function violated(harness: CircuitHarness, witness: readonly bigint[]): number[] {
-  const value = (lc: [number, bigint][]) => lc.reduce((sum, [wire, k]) => sum + k * witness[wire]!, 0n) % FIELD;
-  const result: number[] = [];
-  harness.r1cs.constraints.forEach(([a, b, c], index) => {
-    if ((value(a) * value(b) - value(c)) % FIELD !== 0n) result.push(index);
-  });
-  return result;
-}
-
-/**
- * The wires of a sub-component `prefix` of the main, taken from the witness of a standalone instance of the same
- * template (whose signals are "main.…"), for the signals both circuits keep.
- */
-function transplant(
-  harness: CircuitHarness,
-  prefix: string,
-  standalone: CircuitHarness,
-  standaloneWitness: readonly bigint[],
-): Map<string, bigint> {
-  const set = new Map<string, bigint>();
-  for (const signal of standalone.signals(/^main\./)) {
-    const target = `${prefix}${signal.slice("main".length)}`;
-    if (harness.hasWire(target)) set.set(target, standalone.value(standaloneWitness, signal));
-  }
-  return set;
-}
-
-/**
- * The locked size of a job main: circom's constraint counts, the ptau power prover/setup.ts needs for its constraints
- * and public signals, the six public inputs and a clean `circom --inspect`.
- */
-async function expectJobMain(harness: CircuitHarness, locked: { nonLinear: number; ptauPower: number }): Promise<void> {
-  const { log, r1csPath } = harness.compiled;
-  expect(constraintCounts(log)).toEqual({ nonLinear: locked.nonLinear, linear: 0 });
-  expect(requiredPtauPower(await readR1csHeader(r1csPath))).toBeLessThanOrEqual(locked.ptauPower);
-  expect(harness.r1cs.publicInputs).toBe(6);
-  expect(inspectWarnings(log)).toEqual([]);
 }
 
 describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () => {
@@ -353,12 +320,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
       harness,
       honest,
       {
-        "public output root": ["main.outputRoot"],
-        "public input root": ["main.inputRoot"],
-        "public weight root": ["main.weightRoot"],
-        "public challenge": ["main.challenge"],
-        "public miner": ["main.miner"],
-        "public shape": ["main.shape"],
+        ...JOB_PUBLIC_INPUT_CLASSES,
         "X code": ["main.a[0][0][0]", "main.a[0][1][15]"],
         "W code": ["main.b[0][0][0]", "main.b[0][15][3]"],
         "output word": ["main.c[0][0][0]", "main.c[0][1][3]"],
@@ -391,14 +353,7 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
     const { rowBlock, colBlock } = honestInput.tiles[0]!;
     const { m, n, k } = job.work;
     const exact = exactTile(job.x, job.w, m, n, k, "e4m3fn");
-    const tiles = await CircuitHarness.load(
-      await instantiateCircuit("test_challenged_tiles_1x8_5_2", "lib/tile_commitment.circom", "ChallengedTiles", [
-        1,
-        8,
-        tiling.maxRowBlocksLog2,
-        tiling.maxColBlocksLog2,
-      ]),
-    );
+    const tiles = await loadChallengedTiles(8, tiling.maxRowBlocksLog2, tiling.maxColBlocksLog2);
     for (const [i, j, side] of [
       [0, 0, "upper"],
       [1, 3, "lower"],
@@ -413,24 +368,18 @@ describe(`demo main circuits/main/${DEMO.name}.circom (${DEMO.mainFile})`, () =>
         c[flat] = word;
         const tree = await commitOutputs(c, job.work);
         const index = tileIndex(tiling, rowBlock, colBlock);
-        const tileWords = Array.from({ length: 8 }, (_, t) =>
-          String(c[(rowBlock * 2 + (t >> 2)) * n + colBlock * 4 + (t & 3)]),
-        );
-        const standalone = await tiles.witness({
-          outputRoot: String(tree.root),
-          challenge: String(challenge),
-          shape: String(job.work.shape.rowBlocksLog2 + 256 * job.work.shape.colBlocksLog2),
-          words: [tileWords],
-          siblings: [tree.siblings(index).map(String)],
+        const set = await outputOpeningWires(harness, tiles, {
+          root: tree.root,
+          siblings: tree.siblings(index),
+          challenge,
+          shape: job.work.shape.rowBlocksLog2 + 256 * job.work.shape.colBlocksLog2,
+          words: Array.from({ length: 8 }, (_, t) => c[(rowBlock * 2 + (t >> 2)) * n + colBlock * 4 + (t & 3)]!),
         });
-        const set = transplant(harness, "main.tiles", tiles, standalone);
-        set.set("main.outputRoot", tree.root);
-        tree.siblings(index).forEach((s, d) => set.set(`main.siblings[0][${d}]`, s));
         const edited = harness.editWired(
           rederiveOutput(harness, honest, gemmOutput("main.gemm[0].check", `main.c[0][${i}][${j}]`, i, j), word, bound),
           set,
         );
-        outcome[which] = violated(harness, edited).length;
+        outcome[which] = harness.violations(edited).length;
         if (which === "inside") expect(outcome[which], `${float32FromBits(word)} at the bound`).toBe(0);
       }
       expect(outcome.outside, `(${i},${j}) ${side}: beyond the bound`).toBeGreaterThan(0);
@@ -447,7 +396,7 @@ describe("a NaN input code is rejected by the NaN check alone (demo main)", () =
   let baseWitness: bigint[];
   let challenge: bigint;
   let rowBlock: number;
-  let standalone: { leaf: CircuitHarness; path: CircuitHarness; raw: CircuitHarness };
+  let standalone: InputStandalones;
 
   beforeAll(async () => {
     harness = await loadMainCircuit(DEMO.name);
@@ -472,17 +421,7 @@ describe("a NaN input code is rejected by the NaN check alone (demo main)", () =
       weights: await weightTree(w, tiling, shape),
     };
     baseWitness = await harness.witness((await proofInput(base, challenge)).input);
-    standalone = {
-      leaf: await CircuitHarness.load(
-        await instantiateCircuit("test_packed_bytes_hash_32", "lib/input_commitment.circom", "PackedBytesHash", [32]),
-      ),
-      path: await CircuitHarness.load(
-        await instantiateCircuit("test_merkle_path_5", "lib/merkle.circom", "MerkleRootFromPath", [5]),
-      ),
-      raw: await CircuitHarness.load(
-        await instantiateCircuit("test_fp8_magnitude_e4m3", "lib/fp8.circom", "Fp8MagnitudeFromBits", [4, 3]),
-      ),
-    };
+    standalone = await loadInputStandalones(tiling.maxRowBlocksLog2);
   }, 900_000);
 
   /** The base witness with X[row][kk] = code committed: new input root, leaf, path and decoding wires. */
@@ -494,61 +433,38 @@ describe("a NaN input code is rejected by the NaN check alone (demo main)", () =
     const block = x.subarray(rowBlock * tiling.tileRows * k, (rowBlock + 1) * tiling.tileRows * k);
     const leafWitness = await standalone.leaf.witness({ bytes: Array.from(block, String) });
     const leaf = standalone.leaf.value(leafWitness, "main.out");
-    const pathWitness = await standalone.path.witness({
-      leaf: String(leaf),
-      siblings: inputs.path(rowBlock).map(String),
-      indexBits: Array.from({ length: tiling.maxRowBlocksLog2 }, (_, b) => String((rowBlock >> b) & 1)),
-    });
+    const pathWitness = await merklePathWitness(standalone.path, leaf, inputs.path(rowBlock), rowBlock);
     expect(standalone.path.value(pathWitness, "main.root")).toBe(inputs.root);
-    const bits = Array.from({ length: 8 }, (_, b) => (code >> b) & 1);
-    const rawWitness = await standalone.raw.witness({
-      m: bits.slice(0, 3).map(String),
-      e: bits.slice(3, 7).map(String),
-    });
-    const magnitude = standalone.raw.value(rawWitness, "main.magnitude");
+    const { bits, rawWitness, magnitude, value, nanInverse } = await decodeCode(standalone.raw, code);
     const decode = `main.gemm[0].aDecode[${i}][${kk}]`;
     const set = new Map([
-      ...transplant(harness, "main.inputLeaf[0]", standalone.leaf, leafWitness),
-      ...transplant(harness, "main.inputPath[0]", standalone.path, pathWitness),
-      ...transplant(harness, `${decode}.decoded.raw`, standalone.raw, rawWitness),
+      ...harness.transplant("main.inputLeaf[0]", standalone.leaf, leafWitness),
+      ...harness.transplant("main.inputPath[0]", standalone.path, pathWitness),
+      ...harness.transplant(`${decode}.decoded.raw`, standalone.raw, rawWitness),
     ]);
     set.set("main.inputRoot", inputs.root);
     set.set(`main.a[0][${i}][${kk}]`, BigInt(code));
-    const value = (1n - 2n * BigInt(bits[7]!)) * magnitude;
     for (const signal of harness.signals(new RegExp(`^${decode.replace(/[.[\]]/g, "\\$&")}\\.`))) {
       const bit = /\.(?:bits|out)\[(\d)\]$/.exec(signal);
       if (bit) set.set(signal, BigInt(bits[Number(bit[1])]!));
       else if (/\.magnitude$/.test(signal) && !signal.includes(".raw.")) set.set(signal, magnitude);
       else if (/\.value$/.test(signal)) set.set(signal, value);
     }
-    // An honest prover's inverse: 1/(|n| − 245760), and 0 when there is none (the NaN code).
-    const gap = (magnitude - 245760n + FIELD) % FIELD;
-    set.set(`${decode}.decoded.nanInverse`, gap === 0n ? 0n : modInverse(gap));
+    set.set(`${decode}.decoded.nanInverse`, nanInverse);
     return harness.editWired(baseWitness, set);
-  }
-
-  function modInverse(x: bigint): bigint {
-    let [result, base, exponent] = [1n, x % FIELD, FIELD - 2n];
-    while (exponent > 0n) {
-      if (exponent & 1n) result = (result * base) % FIELD;
-      base = (base * base) % FIELD;
-      exponent >>= 1n;
-    }
-    return result;
   }
 
   it("the base witness is honest, and re-committing a finite code (0x7E, 0x01) is accepted", async () => {
     expect(harness.firstViolated(baseWitness)).toBe(-1);
-    for (const code of [0x7e, 0x01, 0xfe]) expect(violated(harness, await withCode(code)), `code ${code}`).toEqual([]);
+    for (const code of [0x7e, 0x01, 0xfe]) expect(harness.violations(await withCode(code)), `code ${code}`).toEqual([]);
   });
 
   it("a committed 0x7F or 0xFF violates exactly one constraint: the NaN inverse", async () => {
     const nanInverse = harness.wire(`main.gemm[0].aDecode[${i}][${kk}].decoded.nanInverse`);
     for (const code of [0x7f, 0xff]) {
-      const bad = violated(harness, await withCode(code));
+      const bad = harness.violations(await withCode(code));
       expect(bad, `code ${code}`).toHaveLength(1);
-      const [a, b, c] = harness.r1cs.constraints[bad[0]!]!;
-      expect([...a, ...b, ...c].some(([wire]) => wire === nanInverse)).toBe(true);
+      expect(harness.constraintWires(bad[0]!).has(nanInverse)).toBe(true);
     }
   });
 });
@@ -585,51 +501,25 @@ describe("outputs of ONNX Runtime (CPU) pass the demo main", () => {
   }, 300_000);
 });
 
-describe("Groth16 proof of the demo main with the committed ceremony key (ceremony/gemm-job-demo)", () => {
-  afterAll(async () => {
-    await terminateBn128Curve(); // fullProve and verify built snarkjs' shared curve and its worker threads
-  });
+// The committed ceremony (circuits/manifests/gemm_job_demo_2x4x16.json pins it), not a local dev setup.
+describeCeremonyProof(
+  "gemm-job-demo",
+  async () => proofInput(await makeJob(DEMO.tiling, { rowBlocksLog2: 5, colBlocksLog2: 2 }, 5), 31337n),
+  13,
+);
 
-  it("proves and verifies; a changed public input does not verify", async () => {
-    const prepared = await prepareJobCircuit(jobCircuit("gemm-job-demo"));
-    expect(prepared.setup.power).toBeLessThanOrEqual(13);
-    // The committed ceremony (circuits/manifests/gemm_job_demo_2x4x16.json pins it), not a local dev setup.
-    expect(path.relative(REPO_ROOT, prepared.setup.zkeyPath)).toBe(
-      path.join("ceremony", "gemm-job-demo", "final.zkey"),
-    );
-    const job = await makeJob(DEMO.tiling, { rowBlocksLog2: 5, colBlocksLog2: 2 }, 5);
-    const { input, publicSignals: expected } = await proofInput(job, 31337n);
-    const started = performance.now();
-    const { proof, publicSignals } = await snarkjs.groth16.fullProve(
-      input,
-      prepared.setup.prover.wasmPath,
-      prepared.setup.prover.zkeyPath,
-    );
-    console.log(`${DEMO.name}: groth16.fullProve ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    expect(publicSignals.map(BigInt)).toEqual(expected);
-    expect(await snarkjs.groth16.verify(prepared.setup.vkey, publicSignals, proof)).toBe(true);
-    for (let index = 0; index < publicSignals.length; index++) {
-      const changed = publicSignals.map((s, j) => (j === index ? String((BigInt(s) + 1n) % FIELD) : s));
-      expect(await snarkjs.groth16.verify(prepared.setup.vkey, changed, proof), `public ${index}`).toBe(false);
-    }
-  }, 600_000);
-});
-
-describe("production main circuits/main/gemm_job_8x8x64.circom", () => {
-  const production = JOB_CIRCUITS["gemm-job"];
-  let harness: CircuitHarness;
-
-  beforeAll(async () => {
-    harness = await loadMainCircuit(production.name);
-  }, 900_000);
-
-  it("fits the power-16 ptau with its constraint count locked, and circom --inspect is clean", async () => {
-    await expectJobMain(harness, { nonLinear: 46_266, ptauPower: 16 });
-  });
-
-  it("accepts an honest witness of a 32×64 · 64×16 job built by the reference", async () => {
-    const job = await makeJob(production.tiling, { rowBlocksLog2: 2, colBlocksLog2: 1 }, 6);
-    const witness = await harness.witness((await proofInput(job, 2024n)).input);
-    expect(harness.firstViolated(witness)).toBe(-1);
-  }, 300_000);
-});
+const PRODUCTION = JOB_CIRCUITS["gemm-job"];
+describeProductionMain(
+  PRODUCTION.name,
+  { nonLinear: 46_266, ptauPower: 16 },
+  {
+    title: "accepts an honest witness of a 32×64 · 64×16 job built by the reference",
+    check: async (harness) => {
+      const job = await makeJob(PRODUCTION.tiling, { rowBlocksLog2: 2, colBlocksLog2: 1 }, 6);
+      const witness = await harness.witness((await proofInput(job, 2024n)).input);
+      expect(harness.firstViolated(witness)).toBe(-1);
+    },
+    timeout: 300_000,
+  },
+  expectJobMain,
+);

@@ -21,14 +21,12 @@ import {
   toQuantity,
   type ContractRunner,
   type ContractTransactionReceipt,
-  type ContractTransactionResponse,
   type Interface,
 } from "ethers";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { chainControls, eventsOf, wait, type Connection, type Tx } from "./helpers/chain.js";
 import { expectCustomError } from "./helpers/revert.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-type Tx = Promise<ContractTransactionResponse>;
 /** A struct as a view returns it (an ethers Result). */
 type Struct<T> = T & { toObject(): T };
 
@@ -203,38 +201,11 @@ describe("DemleMining job market (mock verifiers)", () => {
   let marketAddress: string;
   let token: Token;
   let iface: Interface;
-  let snapshot: string;
 
-  const request = (method: string, params: unknown[] = []) => connection.provider.request({ method, params });
-  const mine = async (blocks: bigint) => {
-    if (blocks > 0n) await request("hardhat_mine", [toQuantity(blocks)]);
-  };
-  const latestBlock = async () => BigInt(await ethers.provider.getBlockNumber());
-  /** Mines so that the next transaction lands in block `block`. */
-  const nextTxInBlock = async (block: bigint) => {
-    const latest = await latestBlock();
-    expect(block).toBeGreaterThan(latest);
-    await mine(block - latest - 1n);
-  };
+  const { request, mine, latestBlock, nextTxInBlock, takeSnapshot, revertToSnapshot } = chainControls(() => connection);
   const balance = (address: string) => ethers.provider.getBalance(address);
 
-  async function wait(tx: Tx): Promise<ContractTransactionReceipt> {
-    const receipt = await (await tx).wait();
-    if (receipt === null) throw new Error("no receipt");
-    return receipt;
-  }
   const cost = (r: ContractTransactionReceipt) => r.gasUsed * r.gasPrice;
-
-  /** The events of `contract` in a receipt, as [name, args]. */
-  function eventsOf(receipt: ContractTransactionReceipt, contract: { interface: Interface }, address: string) {
-    return receipt.logs
-      .filter((log) => log.address === address)
-      .map((log) => {
-        const parsed = contract.interface.parseLog(log);
-        if (parsed === null) throw new Error(`unparsed log from ${address}`);
-        return [parsed.name, parsed.args.toArray(true)] as [string, unknown[]];
-      });
-  }
 
   const kindOf = (verifier: string, base: typeof KIND0, change: Partial<JobKind> = {}): JobKind => ({
     verifier,
@@ -360,12 +331,11 @@ describe("DemleMining job market (mock verifiers)", () => {
     marketAddress = await market.getAddress();
     iface = market.interface;
     token = (await ethers.getContractAt("DemleToken", await market.token())) as unknown as Token;
-    snapshot = (await request("evm_snapshot")) as string;
+    await takeSnapshot();
   }, 600_000);
 
   beforeEach(async () => {
-    expect(await request("evm_revert", [snapshot])).toBe(true);
-    snapshot = (await request("evm_snapshot")) as string;
+    await revertToSnapshot();
     Object.assign(model, { jobBonds: 0n, fees: 0n, burned: 0n, seedBonds: 0n });
   });
 

@@ -13,15 +13,14 @@ import {
   ZeroAddress,
   keccak256,
   parseEther,
-  toQuantity,
   type BaseContract,
   type ContractRunner,
   type ContractTransactionReceipt,
-  type ContractTransactionResponse,
 } from "ethers";
 import * as snarkjs from "snarkjs";
 import type { Groth16Proof } from "snarkjs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { chainControls, eventsOf, wait, type Connection, type Tx } from "./helpers/chain.js";
 import { expectCustomError } from "./helpers/revert.js";
 import { honestOutputs } from "./helpers/reference.js";
 import { instantiateCircuit } from "../circuits/compile.js";
@@ -43,8 +42,6 @@ import { setupCircuit, type CircuitSetup } from "../prover/setup.js";
 import { terminateBn128Curve } from "../prover/snarkjs-runtime.js";
 import { VERIFIER_COMPILER_SETTINGS, compileVerifier } from "../prover/verifier-contract.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-type Tx = Promise<ContractTransactionResponse>;
 /** A proof as prove() takes it: [a0, a1, b00, b01, b10, b11, c0, c1] in exportSolidityCallData's order. */
 type ProofWords = bigint[];
 
@@ -219,36 +216,8 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
   /** Valid proofs of commitment 0 with the wrong layer's root and shape: layer 0's for index 1, layer 1's for 0. */
   let proofLayer0ForIndex1: ProofWords;
   let proofLayer1ForIndex0: ProofWords;
-  let snapshot: string;
 
-  const request = (method: string, params: unknown[] = []) => connection.provider.request({ method, params });
-  const mine = async (blocks: bigint) => {
-    if (blocks > 0n) await request("hardhat_mine", [toQuantity(blocks)]);
-  };
-  const latestBlock = async () => BigInt(await ethers.provider.getBlockNumber());
-  /** Mines so that the next transaction lands in block `block`. */
-  const nextTxInBlock = async (block: bigint) => {
-    const latest = await latestBlock();
-    expect(block).toBeGreaterThan(latest);
-    await mine(block - latest - 1n);
-  };
-
-  async function wait(tx: Tx): Promise<ContractTransactionReceipt> {
-    const receipt = await (await tx).wait();
-    if (receipt === null) throw new Error("no receipt");
-    return receipt;
-  }
-
-  /** The events of `contract` in a receipt, as [name, args] (array arguments as plain arrays). */
-  function eventsOf(receipt: ContractTransactionReceipt, contract: { interface: Interface }, address: string) {
-    return receipt.logs
-      .filter((log) => log.address === address)
-      .map((log) => {
-        const parsed = contract.interface.parseLog(log);
-        if (parsed === null) throw new Error(`unparsed log from ${address}`);
-        return [parsed.name, parsed.args.toArray(true)] as [string, unknown[]];
-      });
-  }
+  const { mine, latestBlock, nextTxInBlock, takeSnapshot, revertToSnapshot } = chainControls(() => connection);
 
   /** A commitment as a plain object (its arrays as plain arrays). */
   async function commitmentOf(contract: Mining, id: bigint): Promise<CommitmentView> {
@@ -391,15 +360,14 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
     proofLayer0ForIndex1 = await proveLayer(works[0]!, 0, await mining.proofChallenge(0n, 1n), miner.address);
     proofLayer1ForIndex0 = await proveLayer(works[0]!, 1, await mining.proofChallenge(0n, 0n), miner.address);
 
-    snapshot = (await request("evm_snapshot")) as string;
+    await takeSnapshot();
     console.log(
       `mining fixture ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (setup cached: ${setup.cached})`,
     );
   }, 600_000);
 
   beforeEach(async () => {
-    expect(await request("evm_revert", [snapshot])).toBe(true);
-    snapshot = (await request("evm_snapshot")) as string;
+    await revertToSnapshot();
   });
 
   afterAll(async () => {
@@ -845,8 +813,7 @@ describe("DemleMining with a real Groth16 verifier (L = 2 layers, k = NTÂ·P = 1Â
       const last = (await mining.commitments(0n)).commitBlock + D + W;
       await nextTxInBlock(last + 1n);
       await expectCustomError(mining.connect(miner).prove(0n, proofs0), mining.interface, "TooLate", [0n, last]);
-      await request("evm_revert", [snapshot]);
-      snapshot = (await request("evm_snapshot")) as string;
+      await revertToSnapshot();
       await nextTxInBlock(last);
       const receipt = await wait(mining.connect(miner).prove(0n, proofs0));
       expect(receipt.blockNumber).toBe(Number(last));

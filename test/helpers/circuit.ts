@@ -138,6 +138,19 @@ export class CircuitHarness {
     return -1;
   }
 
+  /** Indices of every constraint the witness violates (empty when all hold). */
+  violations(witness: readonly bigint[]): number[] {
+    return this.r1cs.constraints.flatMap(([a, b, c], index) =>
+      (evaluate(a, witness) * evaluate(b, witness) - evaluate(c, witness)) % FIELD === 0n ? [] : [index],
+    );
+  }
+
+  /** The wires constraint `index` reads. */
+  constraintWires(index: number): Set<number> {
+    const [a, b, c] = this.r1cs.constraints[index]!;
+    return new Set([...a, ...b, ...c].map(([wire]) => wire));
+  }
+
   /** The witness wire of a signal (full name, e.g. "main.c[0][1][2]"); throws if it was optimised away. */
   wire(signal: string): number {
     const wire = this.wireOf.get(signal);
@@ -171,6 +184,19 @@ export class CircuitHarness {
 
   value(witness: readonly bigint[], signal: string): bigint {
     return witness[this.wire(signal)]!;
+  }
+
+  /**
+   * The wires of sub-component `prefix` of this circuit, taken from the witness of a standalone instance of the same
+   * template (whose signals are "main.…"), for the signals both circuits keep.
+   */
+  transplant(prefix: string, standalone: CircuitHarness, standaloneWitness: readonly bigint[]): Map<string, bigint> {
+    const set = new Map<string, bigint>();
+    for (const signal of standalone.signals(/^main\./)) {
+      const target = `${prefix}${signal.slice("main".length)}`;
+      if (this.hasWire(target)) set.set(target, standalone.value(standaloneWitness, signal));
+    }
+    return set;
   }
 }
 
