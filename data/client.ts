@@ -85,21 +85,37 @@ function asBodyInit(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
     : new Uint8Array(bytes);
 }
 
-/** `fetch` with a timeout; a network failure becomes "<METHOD> <url>: <reason>". */
+/** Attempts of a request whose connection broke before any answer (a reused keep-alive socket the server closed). */
+const CONNECTION_ATTEMPTS = 3;
+
+/** Whether a failed fetch broke on the connection itself (not a timeout, an abort or a refused connection). */
+function brokenConnection(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  const code = (error as { cause?: { code?: string } }).cause?.code;
+  return name !== "TimeoutError" && name !== "AbortError" && code !== "ECONNREFUSED";
+}
+
+/**
+ * `fetch` with a timeout; a network failure becomes "<METHOD> <url>: <reason>". Every request here is idempotent (GETs,
+ * and PUTs of content-addressed or committed bytes), so one whose connection broke is sent again.
+ */
 async function request(method: string, url: string, timeoutMs: number, body?: Uint8Array): Promise<Response> {
-  try {
-    return await fetch(url, {
-      method,
-      signal: AbortSignal.timeout(timeoutMs),
-      ...(body !== undefined
-        ? {
-            body: asBodyInit(body),
-            headers: { "content-type": "application/octet-stream" },
-          }
-        : {}),
-    });
-  } catch (error) {
-    throw new Error(`${method} ${url}: ${failure(error, timeoutMs)}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, {
+        method,
+        signal: AbortSignal.timeout(timeoutMs),
+        ...(body !== undefined
+          ? {
+              body: asBodyInit(body),
+              headers: { "content-type": "application/octet-stream" },
+            }
+          : {}),
+      });
+    } catch (error) {
+      if (attempt < CONNECTION_ATTEMPTS && brokenConnection(error)) continue;
+      throw new Error(`${method} ${url}: ${failure(error, timeoutMs)}`);
+    }
   }
 }
 

@@ -490,15 +490,20 @@ export class JobWorker {
   }
 }
 
-/** The requester's data server could not be reached (as opposed to serving wrong or missing data). */
+/** The requester's data server could not be reached or failed (as opposed to serving wrong or missing data). */
 class DataUnreachable extends Error {}
 
+/**
+ * A fetch whose failure says something about the job's data (4xx: missing or refused, a hash mismatch, too large)
+ * is rethrown as is; any other failure (refused or broken connections, timeouts, 5xx) is the server's, so the job is
+ * tried again later.
+ */
 async function fetchOrUnreachable(fetch: () => Promise<Uint8Array>): Promise<Uint8Array> {
   try {
     return await fetch();
   } catch (error) {
     const message = (error as Error).message;
-    if (/connection refused|timed out|ECONNRESET|fetch failed/i.test(message)) throw new DataUnreachable(message);
-    throw error;
+    if (/: HTTP 4\d\d|: hash mismatch|: too large/.test(message)) throw error;
+    throw new DataUnreachable(message);
   }
 }
