@@ -329,7 +329,7 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
                 (result.problem ?? `outputs match the committed root${file ? ` → ${file}` : ""}`) +
                 (result.contract
                   ? `; contract: ${result.contract.violations} violation(s) in ${layout.outputWords} outputs, worst ` +
-                    `|C − S|/T = ${result.contract.worstRelativeError.toExponential(2)} (bound 2^-9 = 1.95e-3)`
+                    `error/bound ${result.contract.worstErrorToBound.toExponential(2)} (≤ 1 passes)`
                   : "") +
                 (proven
                   ? `; element ${proven.index} = ${proven.value} (0x${proven.bits.toString(16).padStart(8, "0")}), ` +

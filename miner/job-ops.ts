@@ -14,7 +14,7 @@ import {
   type JobProofMaterial,
 } from "../common/job-commitment.js";
 import type { JobModel } from "../common/job-files.js";
-import { exactTile } from "../common/numerics.js";
+import { checkOutput, exactTile } from "../common/numerics.js";
 import { commitConvOutputs, convTileWords, defineConvWork, exactConv, type ConvWork } from "../common/ops/conv.js";
 import {
   commitOutputs,
@@ -43,6 +43,24 @@ export interface JobLayout {
   readonly description: string;
 }
 
+export interface ContractCheck {
+  readonly violations: number;
+  readonly worstErrorToBound: number;
+}
+
+/** The GEMM contract (linear, conv2d) per output from exact S and T (units 2^-18), in the output file's order. */
+function checkGemmContract(exact: { dot: bigint[]; absDot: bigint[] }, y: Uint32Array): ContractCheck {
+  let violations = 0;
+  let worstErrorToBound = 0;
+  y.forEach((bits, i) => {
+    const check = checkOutput(bits, exact.dot[i]!, exact.absDot[i]!, "e4m3fn");
+    if (!check.ok) violations++;
+    else if (check.bound > 0n)
+      worstErrorToBound = Math.max(worstErrorToBound, Number(check.error) / Number(check.bound));
+  });
+  return { violations, worstErrorToBound };
+}
+
 export interface JobOp {
   /** The shape of a job of `model` with an input of `inputBytes` bytes; throws saying what does not fit. */
   shapeFor(model: JobModel, inputBytes: number): WorkShape;
@@ -57,8 +75,11 @@ export interface JobOp {
     provider?: GemmExecutionProvider,
   ): Promise<Uint32Array>;
   commit(layout: JobLayout, y: Uint32Array): Promise<OutputTree>;
-  /** Exact S and T per output (units 2^-18), in the output file's order. */
-  exact(layout: JobLayout, x: Uint8Array, weights: Uint8Array): { dot: bigint[]; absDot: bigint[] };
+  /**
+   * Every output against the op's numerics contract, computed exactly from the inputs: how many violate it and the
+   * largest error/bound ratio among those that reach the tolerance check (≤ 1 when correct).
+   */
+  check(layout: JobLayout, x: Uint8Array, weights: Uint8Array, y: Uint32Array): ContractCheck;
   proofInput(layout: JobLayout, material: JobProofMaterial): Promise<CircuitInput>;
   /** The tile holding output `index` (of the output file) and the index's position among the tile's words. */
   tileOf(layout: JobLayout, index: number): { rowBlock: number; colBlock: number; position: number };
@@ -137,9 +158,9 @@ function linearOp(circuit: Extract<JobCircuit, { op: "linear" }>): JobOp {
       }
     },
     commit: (layout, y) => commitOutputs(y, work(layout)),
-    exact(layout, x, weights) {
+    check(layout, x, weights, y) {
       const w = work(layout);
-      return exactTile(x, weights, w.m, w.n, w.k, "e4m3fn");
+      return checkGemmContract(exactTile(x, weights, w.m, w.n, w.k, "e4m3fn"), y);
     },
     async proofInput(layout, m) {
       const { input } = await gemmJobProofInput({
@@ -223,7 +244,7 @@ function convOp(circuit: Extract<JobCircuit, { op: "conv2d" }>): JobOp {
     weightTree: (layout, weights) => convWeightTree(weights, tiling, layout.shape),
     compute: (layout, x, weights) => runFp8Conv({ x, weights }, work(layout)),
     commit: (layout, y) => commitConvOutputs(y, work(layout)),
-    exact: (layout, x, weights) => exactConv({ x, weights }, work(layout)),
+    check: (layout, x, weights, y) => checkGemmContract(exactConv({ x, weights }, work(layout)), y),
     async proofInput(layout, m) {
       const { input } = await convJobProofInput({
         ...m,

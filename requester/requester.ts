@@ -11,7 +11,7 @@ import {
   parseJobModel,
   type JobModel,
 } from "../common/job-files.js";
-import { checkOutput, float32FromBits } from "../common/numerics.js";
+import { float32FromBits } from "../common/numerics.js";
 import { encodeShape, poseidonHash, tileIndex, tileLeaf, type WorkShape } from "../common/work.js";
 import { blobUrl, fetchBlob, fetchOutputs, listOutputs, originOf, putBlob } from "../data/client.js";
 import { jobCircuit, type JobCircuit } from "../miner/job-circuits.js";
@@ -22,7 +22,7 @@ import {
   type OnChainJob,
   type OnChainJobKind,
 } from "../miner/job-market.js";
-import { jobOp, type JobLayout } from "../miner/job-ops.js";
+import { jobOp, type ContractCheck, type JobLayout } from "../miner/job-ops.js";
 
 /** The on-chain job kind of the model's job circuit, and that circuit. */
 export async function kindForModel(
@@ -172,8 +172,8 @@ export interface MinerResult {
   readonly outputs?: Uint32Array;
   /** Why the outputs are not usable (not delivered, root mismatch). */
   readonly problem?: string;
-  /** With `verify`: outputs outside the numerics contract and the largest |C − S|/T. */
-  readonly contract?: { readonly violations: number; readonly worstRelativeError: number };
+  /** With `verify`: outputs outside the numerics contract and the largest error/bound ratio (≤ 1 when correct). */
+  readonly contract?: ContractCheck;
   /** Why this miner is flagged (a contract violation, no usable outputs, or disagreeing with the others). */
   readonly flags: readonly string[];
 }
@@ -219,18 +219,11 @@ export async function jobResults(
   }
   if (options.verify) {
     const { model, input } = await fetchJobFiles(job, kind);
-    const { dot, absDot } = op.exact(layout, input, model.weights);
     for (const result of results) {
       if (!result.outputs) continue;
-      let violations = 0;
-      let worst = 0;
-      result.outputs.forEach((bits, i) => {
-        const check = checkOutput(bits, dot[i]!, absDot[i]!, "e4m3fn");
-        if (!check.ok) violations++;
-        else if (absDot[i]! > 0n) worst = Math.max(worst, Number(check.error) / Number(absDot[i]! << 9n));
-      });
-      Object.assign(result, { contract: { violations, worstRelativeError: worst } });
-      if (violations > 0) result.flags.push(`${violations} output(s) outside the numerics contract`);
+      const contract = op.check(layout, input, model.weights, result.outputs);
+      Object.assign(result, { contract });
+      if (contract.violations > 0) result.flags.push(`${contract.violations} output(s) outside the numerics contract`);
     }
   }
   flagDisagreements(results, layout.outputWords);
