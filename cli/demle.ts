@@ -22,7 +22,7 @@ import { registerDashboardCommand } from "./dashboard.js";
 import { registerJobCommands } from "./jobs.js";
 import { JOB_CIRCUITS, jobCircuitsFor, prepareJobCircuit, WORKLOAD_JOB_CIRCUITS } from "../miner/job-circuits.js";
 import { JobMarket } from "../miner/job-market.js";
-import { JobWorker, type JobWorkerStats } from "../miner/job-worker.js";
+import { JobWorker, unfinishedJobs, type JobWorkerStats } from "../miner/job-worker.js";
 import { MinerMetrics } from "../miner/metrics.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -223,6 +223,13 @@ program
     const signer = new NonceManager(wallet);
     const pool = new ProverPool({ workers: options.workers, taskTimeoutMs: 600_000 });
     let jobs: JobWorker | undefined;
+    const inFlight = unfinishedJobs(path.resolve(options.stateDir));
+    if (!options.jobs && inFlight.length > 0) {
+      throw new Error(
+        `--no-jobs, but useful job(s) ${inFlight.map((id) => `#${id}`).join(", ")} in ${options.stateDir} are not ` +
+          `finished; run without --no-jobs until they are (their bonds are at stake)`,
+      );
+    }
     if (options.jobs) {
       const market = new JobMarket(new Contract(contract, abi, provider));
       const circuits = [];

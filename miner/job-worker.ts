@@ -91,6 +91,16 @@ export interface JobWorkerOptions {
 /** A job is taken only if its deadline leaves this many blocks beyond the last possible proof block. */
 const DEADLINE_MARGIN_BLOCKS = 2;
 
+/** Jobs of a state directory that are still in progress (a miner must finish them, or lose their bonds). */
+export function unfinishedJobs(stateDir: string): string[] {
+  const file = path.join(stateDir, "jobs-state.json");
+  if (!existsSync(file)) return [];
+  const state = JSON.parse(readFileSync(file, "utf8")) as JobWorkerState;
+  return state.jobs.filter((r) => !FINISHED.includes(r.stage)).map((r) => r.jobId);
+}
+
+const FINISHED: readonly UsefulJobStage[] = ["settled", "lost", "skipped"];
+
 export class JobWorker {
   private state!: JobWorkerState;
   private readonly statePath: string;
@@ -98,6 +108,8 @@ export class JobWorker {
   private market!: JobMarket;
   private address!: string;
   private params!: { challengeDelay: number; proofWindow: number };
+  /** Jobs that can never be taken any more (full, past their last commit block, or of a kind this miner cannot prove). */
+  private readonly closedJobs = new Set<bigint>();
   /** On-chain kind index → the circuit that proves it. */
   private readonly kinds = new Map<number, { circuit: JobCircuit; prover: ProverCircuit }>();
   readonly stats: JobWorkerStats = { jobsSettled: 0, jobsLost: 0, jobsSkipped: 0, feesEarned: 0n, rewardEarned: 0n };
@@ -191,7 +203,7 @@ export class JobWorker {
    */
   async workOnce(signal?: AbortSignal): Promise<boolean> {
     if (this.kinds.size === 0) return false;
-    const unfinished = this.state.jobs.filter((r) => !["settled", "lost", "skipped"].includes(r.stage));
+    const unfinished = this.state.jobs.filter((r) => !FINISHED.includes(r.stage));
     for (const record of unfinished) await this.advance(record, signal);
     await this.deliverPending();
     const unreachable = new Set<string>();
@@ -228,10 +240,15 @@ export class JobWorker {
     const block = await this.rpc("getBlockNumber", () => provider.getBlockNumber());
     const known = new Set([...this.state.jobs.map((r) => r.jobId), ...exclude]);
     for (let id = 0n; id < count; id++) {
-      if (known.has(id.toString())) continue;
+      if (known.has(id.toString()) || this.closedJobs.has(id)) continue;
       const job = await this.rpc("job", () => this.market.job(id));
-      if (!this.kinds.has(job.kind) || job.committedSlots >= job.redundancy) continue;
-      if (block + 1 + this.params.challengeDelay + this.params.proofWindow + DEADLINE_MARGIN_BLOCKS > job.deadline) {
+      // Slots never reopen and deadlines never move: a job found full, too late or of another kind stays so.
+      if (
+        !this.kinds.has(job.kind) ||
+        job.committedSlots >= job.redundancy ||
+        block + 1 + this.params.challengeDelay + this.params.proofWindow + DEADLINE_MARGIN_BLOCKS > job.deadline
+      ) {
+        this.closedJobs.add(id);
         continue;
       }
       if (await this.rpc("assignmentOf", () => this.market.assignmentOf(id, this.address))) continue;
