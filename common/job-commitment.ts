@@ -6,6 +6,13 @@
  */
 import { convTileWords, defineConvWork, validateConvTiling, type ConvTiling, type ConvWork } from "./ops/conv.js";
 import {
+  batchNormTileWords,
+  defineBatchNormWork,
+  type BatchNormInputs,
+  type BatchNormTiling,
+  type BatchNormWork,
+} from "./ops/batchnorm.js";
+import {
   assertFieldElement,
   challengedTile,
   defineWork,
@@ -13,6 +20,7 @@ import {
   matrixTileWords,
   OutputTree,
   poseidonHash,
+  tileIndex,
   treeDepth,
   type CircuitInput,
   type GemmTiling,
@@ -48,6 +56,10 @@ export async function packedBytesHash(bytes: Uint8Array): Promise<bigint> {
   return poseidonHash(runs);
 }
 
+function assertTreeDepth(depth: number): void {
+  if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`tree depth must be an integer ≥ 1, got ${depth}`);
+}
+
 /** A binary Poseidon(2) Merkle tree of fixed depth over block leaves; leaves beyond the given ones are 0. */
 export class BlockTree {
   readonly root: bigint;
@@ -60,11 +72,20 @@ export class BlockTree {
 
   /** The tree of depth `depth` whose leaf i is `leaves[i]` (i < leaves.length) and 0 beyond. */
   static async build(depth: number, leaves: readonly bigint[]): Promise<BlockTree> {
-    if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`tree depth must be an integer ≥ 1, got ${depth}`);
+    assertTreeDepth(depth);
     if (leaves.length > 2 ** depth) {
       throw new RangeError(`${leaves.length} leaves do not fit a tree of depth ${depth}`);
     }
-    return new BlockTree(await OutputTree.build(depth, new Map(leaves.map((leaf, index) => [index, leaf]))));
+    return BlockTree.buildSparse(depth, new Map(leaves.map((leaf, index) => [index, leaf])));
+  }
+
+  /**
+   * The tree of depth `depth` whose leaf i is `leaves.get(i)` and 0 at every index `leaves` does not hold (indices
+   * outside the tree throw): for leaves spread over a large tree, e.g. the batch-norm input tree's tile indices.
+   */
+  static async buildSparse(depth: number, leaves: ReadonlyMap<number, bigint>): Promise<BlockTree> {
+    assertTreeDepth(depth);
+    return new BlockTree(await OutputTree.build(depth, leaves));
   }
 
   /** Sibling hashes of leaf `index`, leaf level first. */
@@ -150,7 +171,8 @@ function rows(values: ArrayLike<number>, rowLength: number): string[][] {
 
 /**
  * The checks every job proof input starts with: the miner and the challenge are field elements, NT is a positive
- * integer, and the output, input and weight trees have the tiling's depths. Returns the miner as a number.
+ * integer, and the output, input and weight trees have the tiling's depths (the input tree's: `inputDepth`, by
+ * default MAX_DR). Returns the miner as a number.
  */
 function checkProofParams(
   minerAddress: string | bigint,
@@ -158,6 +180,7 @@ function checkProofParams(
   tilesPerProof: number,
   tiling: TileGrid,
   [outputTree, inputs, weights]: readonly [{ depth: number }, { depth: number }, { depth: number }],
+  inputDepth: number = tiling.maxRowBlocksLog2,
 ): bigint {
   const miner = BigInt(minerAddress);
   assertFieldElement("miner", miner);
@@ -167,7 +190,7 @@ function checkProofParams(
   }
   const depths = [
     ["output", outputTree.depth, treeDepth(tiling)],
-    ["input", inputs.depth, tiling.maxRowBlocksLog2],
+    ["input", inputs.depth, inputDepth],
     ["weight", weights.depth, tiling.maxColBlocksLog2],
   ] as const;
   for (const [name, actual, expected] of depths) {
@@ -423,5 +446,152 @@ export async function convJobProofInput(
   const names = ["outputRoot", "inputRoot", "weightRoot", "challenge", "miner", "shape"];
   const input: CircuitInput = Object.fromEntries(names.map((name, i) => [name, String(publicSignals[i])]));
   Object.assign(input, { x: xRows, w: wBlocks, y: words, siblings, inputSiblings, weightSiblings });
+  return { input, publicSignals, tiles };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Batch-norm jobs (docs/ops/batchnorm.md "Job mode", circuits/batchnorm_job.circom `Fp8BatchNormJobProof`): x is
+// rows × channels codes row-major, the weights 4 × channels codes row-major (rows mean, var, γ, β: the order of the
+// seed parameter stream), y rows × channels float32 row-major, committed exactly as seed batch norm
+// (commitBatchNormOutputs).
+
+/** The parameter rows of a batch-norm job's weights, in order (circuits/lib/batchnorm.circom's mean, var, γ, β). */
+export const BATCHNORM_JOB_PARAMETERS = ["mean", "variance", "gamma", "beta"] as const;
+
+/** The batch-norm work of a job (throws on a shape beyond the tiling) after checking the sizes of x and the weights. */
+function batchNormJobWork(
+  tiling: BatchNormTiling,
+  shape: WorkShape,
+  x: Uint8Array | undefined,
+  weights: Uint8Array | undefined,
+): BatchNormWork {
+  const work = defineBatchNormWork(tiling, shape);
+  const shapeText = `shape (dr ${shape.rowBlocksLog2}, dc ${shape.colBlocksLog2}) of tiles ${tiling.tileRows}×${tiling.tileChannels}`;
+  const sizes = [
+    ["x", x, work.rows],
+    ["weights", weights, BATCHNORM_JOB_PARAMETERS.length],
+  ] as const;
+  for (const [name, codes, rowCount] of sizes) {
+    if (codes !== undefined && codes.length !== rowCount * work.channels) {
+      throw new RangeError(
+        `${name} must be ${rowCount}×${work.channels} = ${rowCount * work.channels} E4M3FN codes for ${shapeText}, ` +
+          `got ${codes.length}`,
+      );
+    }
+  }
+  return work;
+}
+
+/** Input leaf c + 2^MAX_DC·r: x's tile (r, c), tileRows × tileChannels codes, row-major. */
+function batchNormJobXTile(x: Uint8Array, work: BatchNormWork, rowBlock: number, colBlock: number): Uint8Array {
+  const { tileRows: tm, tileChannels: tn } = work.tiling;
+  const tile = new Uint8Array(tm * tn);
+  for (let i = 0; i < tm; i++) {
+    const start = (rowBlock * tm + i) * work.channels + colBlock * tn;
+    tile.set(x.subarray(start, start + tn), i * tn);
+  }
+  return tile;
+}
+
+/** Weight leaf c: for each parameter row p in order, the codes of channels c·TN … c·TN + TN − 1 (4·TN codes). */
+function batchNormJobParamBlock(weights: Uint8Array, work: BatchNormWork, colBlock: number): Uint8Array {
+  const tn = work.tiling.tileChannels;
+  const block = new Uint8Array(BATCHNORM_JOB_PARAMETERS.length * tn);
+  BATCHNORM_JOB_PARAMETERS.forEach((_, p) => {
+    const start = p * work.channels + colBlock * tn;
+    block.set(weights.subarray(start, start + tn), p * tn);
+  });
+  return block;
+}
+
+/**
+ * The batch-norm job's input tree: depth MAX_DR + MAX_DC (as the output tree); leaf c + 2^MAX_DC·r (r < 2^dr,
+ * c < 2^dc) is the byte leaf of x's tile (r, c), tileRows × tileChannels codes row-major, of x (rows × channels codes,
+ * row-major, rows = tileRows·2^dr, channels = tileChannels·2^dc); every other leaf is 0.
+ */
+export async function batchNormInputTree(x: Uint8Array, tiling: BatchNormTiling, shape: WorkShape): Promise<BlockTree> {
+  const work = batchNormJobWork(tiling, shape, x, undefined);
+  const leaves = new Map<number, bigint>();
+  for (let r = 0; r < 2 ** shape.rowBlocksLog2; r++) {
+    for (let c = 0; c < 2 ** shape.colBlocksLog2; c++) {
+      leaves.set(tileIndex(tiling, r, c), await packedBytesHash(batchNormJobXTile(x, work, r, c)));
+    }
+  }
+  return BlockTree.buildSparse(treeDepth(tiling), leaves);
+}
+
+/**
+ * The batch-norm job's weight tree: depth MAX_DC; leaf c (c < 2^dc) is the byte leaf of column block c's parameters:
+ * for each row p of the weights (4 × channels codes, row-major: mean, var, γ, β) the tileChannels codes of channels
+ * c·TN … c·TN + TN − 1, p-major (4·TN codes); leaves ≥ 2^dc are 0.
+ */
+export async function batchNormWeightTree(
+  weights: Uint8Array,
+  tiling: BatchNormTiling,
+  shape: WorkShape,
+): Promise<BlockTree> {
+  const work = batchNormJobWork(tiling, shape, undefined, weights);
+  return blockTree(tiling.maxColBlocksLog2, 2 ** shape.colBlocksLog2, (c) => batchNormJobParamBlock(weights, work, c));
+}
+
+/**
+ * A batch-norm job's whole problem as common/ops/batchnorm.ts takes it: for the contract check of committed outputs
+ * (`checkBatchNorm(inputs, y)`: every failing output and the worst |Y − 2^18·N|/T) and the reference outputs
+ * (`referenceBatchNormOutputs`). The parameter vectors are views of the weights' rows. Throws on wrong sizes.
+ */
+export function batchNormJobInputs(
+  x: Uint8Array,
+  weights: Uint8Array,
+  tiling: BatchNormTiling,
+  shape: WorkShape,
+): BatchNormInputs {
+  const { rows, channels } = batchNormJobWork(tiling, shape, x, weights);
+  const row = (p: number) => weights.subarray(p * channels, (p + 1) * channels);
+  const [mean, variance, gamma, beta] = BATCHNORM_JOB_PARAMETERS.map((_, p) => row(p)) as [
+    Uint8Array,
+    Uint8Array,
+    Uint8Array,
+    Uint8Array,
+  ];
+  return { rows, channels, x, mean, variance, gamma, beta };
+}
+
+/**
+ * The witness input of Fp8BatchNormJobProof (circuits/batchnorm_job.circom), its public signals in the circuit's order
+ * [outputRoot, inputRoot, weightRoot, challenge, miner, shape] and the challenged tiles. `x` is rows × channels codes,
+ * `weights` 4 × channels codes (mean, var, γ, β rows), `y` the committed rows × channels float32 words (row-major, the
+ * seed batch norm's output layout), `outputTree` their commitBatchNormOutputs tree. Per tile (r, c): x[u] the tile's
+ * TM×TN codes, params[u] the 4×TN codes of column block c, y[u] the tile's words, and the three Merkle paths. Throws
+ * when the sizes are wrong, the trees do not have the tiling's depths (output and input MAX_DR + MAX_DC, weight MAX_DC)
+ * or the challenged blocks are not the trees' leaves.
+ */
+export async function batchNormJobProofInput(
+  params: JobProofMaterial & { tiling: BatchNormTiling; shape: WorkShape; tilesPerProof: number },
+): Promise<{ input: CircuitInput; publicSignals: bigint[]; tiles: { rowBlock: number; colBlock: number }[] }> {
+  const { tiling, shape, tilesPerProof, x, weights, y, outputTree, inputs, weightsTree, challenge } = params;
+  const work = batchNormJobWork(tiling, shape, x, weights);
+  const trees = [outputTree, inputs, weightsTree] as const;
+  const miner = checkProofParams(params.miner, challenge, tilesPerProof, tiling, trees, treeDepth(tiling));
+
+  const tn = tiling.tileChannels;
+  const tiles: { rowBlock: number; colBlock: number }[] = [];
+  const [xTiles, paramBlocks, words]: [string[][][], string[][][], string[][][]] = [[], [], []];
+  const [siblings, inputSiblings, weightSiblings]: [string[][], string[][], string[][]] = [[], [], []];
+  for (let u = 0; u < tilesPerProof; u++) {
+    const { rowBlock, colBlock, index } = await challengedTile(challenge, u, work);
+    tiles.push({ rowBlock, colBlock });
+    const xTile = batchNormJobXTile(x, work, rowBlock, colBlock);
+    const block = batchNormJobParamBlock(weights, work, colBlock);
+    xTiles.push(rows(xTile, tn));
+    paramBlocks.push(rows(block, tn));
+    words.push(rows(batchNormTileWords(y, work, rowBlock, colBlock), tn));
+    siblings.push(outputTree.siblings(index).map(String));
+    inputSiblings.push(await assertBlockInTree("input", inputs, index, xTile));
+    weightSiblings.push(await assertBlockInTree("weight", weightsTree, colBlock, block));
+  }
+  const publicSignals = [outputTree.root, inputs.root, weightsTree.root, challenge, miner, encodeShape(shape)];
+  const names = ["outputRoot", "inputRoot", "weightRoot", "challenge", "miner", "shape"];
+  const input: CircuitInput = Object.fromEntries(names.map((name, i) => [name, String(publicSignals[i])]));
+  Object.assign(input, { x: xTiles, params: paramBlocks, y: words, siblings, inputSiblings, weightSiblings });
   return { input, publicSignals, tiles };
 }

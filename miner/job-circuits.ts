@@ -1,14 +1,16 @@
 /**
  * The input-root ("job") mode circuits (docs/jobs.md): one per job kind. The linear layer Y = X·W is an
  * `Fp8GemmJobProof` main (circuits/gemm_job.circom), conv2d an `Fp8ConvJobProof` main (circuits/conv_job.circom,
- * docs/ops/conv.md "Job mode"). A job kind's tile, K and grid come from here (`jobKindParams`).
+ * docs/ops/conv.md "Job mode"), batch normalisation an `Fp8BatchNormJobProof` main (circuits/batchnorm_job.circom,
+ * docs/ops/batchnorm.md "Job mode"). A job kind's tile, K and grid come from here (`jobKindParams`).
  */
 import type { CompiledCircuit } from "../circuits/compile.js";
+import { BATCHNORM_DEMO_TILING, BATCHNORM_PRODUCTION_TILING, type BatchNormTiling } from "../common/ops/batchnorm.js";
 import { CONV_PRODUCTION_TILING, type ConvTiling } from "../common/ops/conv.js";
 import type { GemmTiling } from "../common/work.js";
 import type { CircuitSetup } from "../prover/setup.js";
 import type { LogFn } from "../prover/snarkjs-runtime.js";
-import { prepareCircuit } from "./circuits.js";
+import { MINING_CIRCUITS, prepareCircuit } from "./circuits.js";
 
 /** What every job circuit has, whatever its op. */
 interface JobCircuitBase {
@@ -20,11 +22,14 @@ interface JobCircuitBase {
   readonly tilesPerProof: number;
   /** Proofs a miner submits per job assignment. */
   readonly proofsPerJob: number;
-  /** MACs of one output tile (linear: TM·TN·K; conv2d: Wo·TN·K with K = Cin·KH·KW): the reward basis. */
+  /**
+   * MACs of one output tile (linear: TM·TN·K; conv2d: Wo·TN·K with K = Cin·KH·KW; batchnorm: TM·TN, one work unit per
+   * output as in seed mode): the reward basis.
+   */
   readonly macsPerTile: number;
 }
 
-/** A job circuit: the linear layer (`Fp8GemmJobProof`) or conv2d (`Fp8ConvJobProof`). */
+/** A job circuit: the linear layer (`Fp8GemmJobProof`), conv2d (`Fp8ConvJobProof`) or batch norm (`Fp8BatchNormJobProof`). */
 export type JobCircuit =
   | (JobCircuitBase & {
       readonly op: "linear";
@@ -35,26 +40,38 @@ export type JobCircuit =
       readonly op: "conv2d";
       /** One group, stride 1, dilation 1, padding (KH − 1)/2 (common/job-commitment.ts `assertJobConvTiling`). */
       readonly tiling: ConvTiling;
+    })
+  | (JobCircuitBase & {
+      readonly op: "batchnorm";
+      /** Tiles of tileRows rows × tileChannels channels (the seed batch norm's tiling; docs/ops/batchnorm.md "Job mode"). */
+      readonly tiling: BatchNormTiling;
     });
 
 /** The fields of an on-chain `JobKind` a job circuit fixes besides its verifier, NT, proofs per job and MACs. */
 export interface JobKindParams {
-  /** Rows of an output tile: TM (linear) or Wo, the pixels of one output row (conv2d). */
+  /** Rows of an output tile: TM (linear, batchnorm) or Wo, the pixels of one output row (conv2d). */
   readonly tileRows: number;
-  /** Columns of an output tile: TN (output features or channels). */
+  /** Columns of an output tile: TN (output features or channels; batchnorm: tileChannels). */
   readonly tileCols: number;
-  /** Dot-product length K: the inner dimension (linear) or Cin·KH·KW (conv2d). */
+  /** Dot-product length K: the inner dimension (linear) or Cin·KH·KW (conv2d); 1 for batchnorm (no dot product). */
   readonly depth: number;
   readonly maxRowBlocksLog2: number;
   readonly maxColBlocksLog2: number;
 }
 
-/** The on-chain JobKind fields of a job circuit (linear: TM, TN, K; conv2d: Wo, TN, Cin·KH·KW) and its grid. */
+/**
+ * The on-chain JobKind fields of a job circuit (linear: TM, TN, K; conv2d: Wo, TN, Cin·KH·KW; batchnorm: TM, TN, 1)
+ * and its grid.
+ */
 export function jobKindParams(circuit: JobCircuit): JobKindParams {
   const { maxRowBlocksLog2, maxColBlocksLog2 } = circuit.tiling;
   if (circuit.op === "linear") {
     const { tileRows, tileCols, depth } = circuit.tiling;
     return { tileRows, tileCols, depth, maxRowBlocksLog2, maxColBlocksLog2 };
+  }
+  if (circuit.op === "batchnorm") {
+    const { tileRows, tileChannels } = circuit.tiling;
+    return { tileRows, tileCols: tileChannels, depth: 1, maxRowBlocksLog2, maxColBlocksLog2 };
   }
   const t = circuit.tiling;
   return {
@@ -123,6 +140,27 @@ export const JOB_CIRCUITS = {
     tilesPerProof: 1,
     proofsPerJob: 4,
     macsPerTile: convMacsPerTile(CONV_JOB_PRODUCTION),
+  },
+  /** Batch norm, tiles of 2 rows × 4 channels (the seed demo's), up to 16 rows × 32 channels; power-13 dev ptau. */
+  "batchnorm-job-demo": {
+    op: "batchnorm",
+    name: "batchnorm_job_demo_1x2x4",
+    mainFile: "circuits/main/batchnorm_job_demo_1x2x4.circom",
+    tiling: BATCHNORM_DEMO_TILING,
+    tilesPerProof: 1,
+    proofsPerJob: 4,
+    // One work unit per output, as the seed batch norm of the same tiling.
+    macsPerTile: MINING_CIRCUITS["batchnorm-demo"].macsPerTile,
+  },
+  /** Batch norm, tiles of 12 rows × 8 channels (the seed production's), up to 12,288 rows × 8,192 channels; power 16. */
+  "batchnorm-job": {
+    op: "batchnorm",
+    name: "batchnorm_job_1x12x8",
+    mainFile: "circuits/main/batchnorm_job_1x12x8.circom",
+    tiling: BATCHNORM_PRODUCTION_TILING,
+    tilesPerProof: 1,
+    proofsPerJob: 4,
+    macsPerTile: MINING_CIRCUITS.batchnorm.macsPerTile,
   },
 } as const satisfies Record<string, JobCircuit>;
 
