@@ -1,12 +1,13 @@
 /**
- * What the job-mode circuit tests (test/gemm-job.test.ts, test/conv-job.test.ts) share: the miner of their proofs, the
- * locked size of a job main, standalone sub-circuits whose witnesses are transplanted into a main's, and the Groth16
- * proof of a demo main with its committed ceremony key.
+ * What the job-mode circuit tests (test/gemm-job.test.ts, test/conv-job.test.ts, test/batchnorm-job.test.ts) share:
+ * the miner of their proofs, the locked size of a job main, the challenge of a given tile, standalone sub-circuits
+ * whose witnesses are transplanted into a main's, and the Groth16 proof of a demo main with its committed ceremony key.
  */
 import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { constraintCounts, inspectWarnings, instantiateCircuit, REPO_ROOT } from "../../circuits/compile.js";
+import { challengedTile, type GridWork } from "../../common/work.js";
 import { jobCircuit, prepareJobCircuit, type JobCircuitName } from "../../miner/job-circuits.js";
 import { readR1csHeader, requiredPtauPower } from "../../prover/setup.js";
 import { terminateBn128Curve } from "../../prover/snarkjs-runtime.js";
@@ -187,4 +188,47 @@ export async function expectCeremonyProof(
     expect(await snarkjs.groth16.verify(prepared.setup.vkey, changed, groth16), `public ${index}`).toBe(false);
   }
   return prepared.setup.power;
+}
+
+/** The smallest challenge ≥ 1 whose tile 0 is (rowBlock, colBlock) (the reference's challengedTile). */
+export async function challengeFor(work: GridWork, rowBlock: number, colBlock: number): Promise<bigint> {
+  for (let challenge = 1n; challenge <= 200_000n; challenge++) {
+    const tile = await challengedTile(challenge, 0, work);
+    if (tile.rowBlock === rowBlock && tile.colBlock === colBlock) return challenge;
+  }
+  throw new Error(`no challenge selects tile (${rowBlock}, ${colBlock})`);
+}
+
+/** A standalone PackedBytesHash(nbytes): a byte leaf of `nbytes` codes. */
+export async function loadPackedBytesHash(nbytes: number): Promise<CircuitHarness> {
+  return CircuitHarness.load(
+    await instantiateCircuit(`test_packed_bytes_hash_${nbytes}`, "lib/input_commitment.circom", "PackedBytesHash", [
+      nbytes,
+    ]),
+  );
+}
+
+/**
+ * The wires of an Fp8E4M3Decode at `prefix` (its bits, raw magnitude, NaN inverse, magnitude and value) decoding
+ * `code`, plus `aliases`: signals downstream that carry the same magnitude or value (set where they kept a wire).
+ */
+export async function e4m3DecodeWires(
+  harness: CircuitHarness,
+  raw: CircuitHarness,
+  prefix: string,
+  code: number,
+  aliases: { readonly value: readonly string[]; readonly magnitude: readonly string[] } = { value: [], magnitude: [] },
+): Promise<Map<string, bigint>> {
+  const { bits, rawWitness, magnitude, value, nanInverse } = await decodeCode(raw, code);
+  const set = harness.transplant(`${prefix}.decoded.raw`, raw, rawWitness);
+  for (let b = 0; b < 8; b++) {
+    set.set(`${prefix}.bits[${b}]`, BigInt(bits[b]!));
+    set.set(`${prefix}.decoded.bits[${b}]`, BigInt(bits[b]!));
+  }
+  for (const signal of [`${prefix}.magnitude`, `${prefix}.decoded.magnitude`, ...aliases.magnitude]) {
+    set.set(signal, magnitude);
+  }
+  for (const signal of [`${prefix}.value`, `${prefix}.decoded.value`, ...aliases.value]) set.set(signal, value);
+  set.set(`${prefix}.decoded.nanInverse`, nanInverse);
+  return set;
 }
