@@ -589,9 +589,23 @@ export async function batchNormJobProofInput(
     inputSiblings.push(await assertBlockInTree("input", inputs, index, xTile));
     weightSiblings.push(await assertBlockInTree("weight", weightsTree, colBlock, block));
   }
+  const privateInputs = { x: xTiles, params: paramBlocks, y: words, siblings, inputSiblings, weightSiblings };
+  return { ...jobProofSignals(trees, challenge, miner, shape, privateInputs), tiles };
+}
+
+/**
+ * A job proof's public signals in every job circuit's order [outputRoot, inputRoot, weightRoot, challenge, miner,
+ * shape] and its witness input: those six as decimal strings, then `privateInputs`.
+ */
+function jobProofSignals(
+  [outputTree, inputs, weightsTree]: readonly [{ root: bigint }, { root: bigint }, { root: bigint }],
+  challenge: bigint,
+  miner: bigint,
+  shape: WorkShape,
+  privateInputs: CircuitInput,
+): { input: CircuitInput; publicSignals: bigint[] } {
   const publicSignals = [outputTree.root, inputs.root, weightsTree.root, challenge, miner, encodeShape(shape)];
   const names = ["outputRoot", "inputRoot", "weightRoot", "challenge", "miner", "shape"];
   const input: CircuitInput = Object.fromEntries(names.map((name, i) => [name, String(publicSignals[i])]));
-  Object.assign(input, { x: xTiles, params: paramBlocks, y: words, siblings, inputSiblings, weightSiblings });
-  return { input, publicSignals, tiles };
+  return { input: { ...input, ...privateInputs }, publicSignals };
 }

@@ -28,7 +28,7 @@ import {
   type BatchNormWork,
 } from "../common/ops/batchnorm.js";
 import { Prng } from "../common/prng.js";
-import { tileIndex, type OutputTree, type WorkShape } from "../common/work.js";
+import { tileIndex, type WorkShape } from "../common/work.js";
 import { miningJobKind } from "../miner/deploy.js";
 import { JOB_CIRCUITS, jobCircuit, jobCircuitsFor, jobKindParams } from "../miner/job-circuits.js";
 import { committedBatchNormWords, Fp8BatchNormRunner } from "../miner/ops/batchnorm.js";
@@ -36,10 +36,12 @@ import { CircuitHarness, fieldMod, loadMainCircuit } from "./helpers/circuit.js"
 import { boundaryWords, rederiveOutput, type ContractBound, type ContractOutput } from "./helpers/contract-witness.js";
 import {
   challengeFor,
+  committedJob,
   describeCeremonyProof,
   e4m3DecodeWires,
   expectJobMain,
   JOB_PUBLIC_INPUT_CLASSES,
+  jobProofParams,
   loadChallengedTiles,
   loadInputStandalones,
   loadMerklePath,
@@ -47,6 +49,7 @@ import {
   merklePathWitness,
   MINER,
   outputOpeningWires,
+  type CommittedJob,
 } from "./helpers/job-circuit.js";
 import { describeProductionMain, expectEditsRejected, SMALL_AND_LARGE_EDITS } from "./helpers/soundness.js";
 
@@ -114,16 +117,8 @@ const ODD: BatchNormTiling = { tileRows: 3, tileChannels: 5, maxRowBlocksLog2: 2
 // ---------------------------------------------------------------------------------------------------------------
 // Jobs.
 
-interface BatchNormJob {
-  readonly work: BatchNormWork;
-  readonly x: Uint8Array;
-  /** 4 × channels codes: mean, var, γ, β rows. */
-  readonly weights: Uint8Array;
-  readonly y: Uint32Array;
-  readonly outputTree: OutputTree;
-  readonly inputs: BlockTree;
-  readonly weightsTree: BlockTree;
-}
+/** weights: 4 × channels codes, rows mean, var, γ, β. */
+type BatchNormJob = CommittedJob<BatchNormWork>;
 
 /** A job with random finite codes (unless given), outputs from the exact reference (unless given), and its trees. */
 async function makeJob(
@@ -139,31 +134,19 @@ async function makeJob(
   const x = given.x ?? randomX;
   const weights = given.weights ?? randomWeights;
   const y = given.y ?? referenceBatchNormOutputs(batchNormJobInputs(x, weights, tiling, shape));
-  return {
+  return committedJob(
     work,
-    x,
-    weights,
-    y,
-    outputTree: await commitBatchNormOutputs(y, work),
-    inputs: await batchNormInputTree(x, tiling, shape),
-    weightsTree: await batchNormWeightTree(weights, tiling, shape),
-  };
+    { x, weights, y },
+    {
+      outputs: commitBatchNormOutputs,
+      inputs: (codes) => batchNormInputTree(codes, tiling, shape),
+      weights: (codes) => batchNormWeightTree(codes, tiling, shape),
+    },
+  );
 }
 
 function proofInput(job: BatchNormJob, challenge: bigint) {
-  return batchNormJobProofInput({
-    tiling: job.work.tiling,
-    shape: job.work.shape,
-    tilesPerProof: 1,
-    x: job.x,
-    weights: job.weights,
-    y: job.y,
-    outputTree: job.outputTree,
-    inputs: job.inputs,
-    weightsTree: job.weightsTree,
-    challenge,
-    miner: `0x${MINER.toString(16)}`,
-  });
+  return batchNormJobProofInput(jobProofParams(job, challenge));
 }
 
 const scaled = (code: number) => BigInt(fp8ToScaled(code, "e4m3fn"));

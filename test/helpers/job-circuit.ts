@@ -7,7 +7,8 @@ import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { constraintCounts, inspectWarnings, instantiateCircuit, REPO_ROOT } from "../../circuits/compile.js";
-import { challengedTile, type GridWork } from "../../common/work.js";
+import type { BlockTree, JobProofMaterial } from "../../common/job-commitment.js";
+import { challengedTile, type GridWork, type OutputTree } from "../../common/work.js";
 import { jobCircuit, prepareJobCircuit, type JobCircuitName } from "../../miner/job-circuits.js";
 import { readR1csHeader, requiredPtauPower } from "../../prover/setup.js";
 import { terminateBn128Curve } from "../../prover/snarkjs-runtime.js";
@@ -231,4 +232,42 @@ export async function e4m3DecodeWires(
   for (const signal of [`${prefix}.value`, `${prefix}.decoded.value`, ...aliases.value]) set.set(signal, value);
   set.set(`${prefix}.decoded.nanInverse`, nanInverse);
   return set;
+}
+
+/** A job's data and commitments on its work (grid, shape, sizes): what a test's proof inputs are built from. */
+export type CommittedJob<W extends GridWork> = Omit<JobProofMaterial, "challenge" | "miner"> & { readonly work: W };
+
+/** The job of `data` on `work` with its output, input and weight trees, each computed by `commit`. */
+export async function committedJob<W extends GridWork>(
+  work: W,
+  data: { readonly x: Uint8Array; readonly weights: Uint8Array; readonly y: Uint32Array },
+  commit: {
+    readonly outputs: (y: Uint32Array, work: W) => Promise<OutputTree>;
+    readonly inputs: (x: Uint8Array) => Promise<BlockTree>;
+    readonly weights: (weights: Uint8Array) => Promise<BlockTree>;
+  },
+): Promise<CommittedJob<W>> {
+  return {
+    work,
+    ...data,
+    outputTree: await commit.outputs(data.y, work),
+    inputs: await commit.inputs(data.x),
+    weightsTree: await commit.weights(data.weights),
+  };
+}
+
+/** The proof parameters of one challenged tile of `job` (NT = 1), bound to {@link MINER}. */
+export function jobProofParams<W extends GridWork>(
+  job: CommittedJob<W>,
+  challenge: bigint,
+): JobProofMaterial & { tiling: W["tiling"]; shape: W["shape"]; tilesPerProof: number } {
+  const { work, ...material } = job;
+  return {
+    ...material,
+    tiling: work.tiling,
+    shape: work.shape,
+    tilesPerProof: 1,
+    challenge,
+    miner: `0x${MINER.toString(16)}`,
+  };
 }
