@@ -125,14 +125,14 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
     .command("example")
     .description(
       "write an example CNN layer job: model.json and input.bin (conv2d kinds: k×k conv of NCHW images; linear " +
-        "kinds: a 1×1 conv of an NHWC image)",
+        "kinds: a 1×1 conv of an NHWC image; batchnorm kinds: batch norm of an NHWC image)",
     )
     .requiredOption("--out-dir <dir>", "directory to write model.json and input.bin into")
     .option("--job-kind <name>", `job circuit (${Object.keys(JOB_CIRCUITS).join(", ")})`, "conv-job-demo")
     .option("--images <n>", "images (conv2d kinds; their size is the circuit's)", integer(1, 1 << 16), 1)
-    .option("--height <n>", "image height (linear kinds)", integer(1, 4096), 8)
-    .option("--width <n>", "image width (linear kinds)", integer(1, 4096), 8)
-    .option("--out-channels <n>", "output channels", integer(1, 1 << 16), 8)
+    .option("--height <n>", "image height (linear and batchnorm kinds)", integer(1, 4096), 8)
+    .option("--width <n>", "image width (linear and batchnorm kinds)", integer(1, 4096), 8)
+    .option("--out-channels <n>", "output channels (batchnorm: the channels)", integer(1, 1 << 16), 8)
     .option("--seed <n>", "PRNG seed of the example data", integer(0, 2 ** 32 - 1), 1)
     .action(
       (
@@ -149,6 +149,7 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
       ) => {
         const options = withConfig(command, flags);
         const circuit = jobCircuit(options.jobKind);
+        const image = { height: options.height, width: options.width, images: 1, kernelSize: 1 };
         const { model, input } =
           circuit.op === "conv2d"
             ? exampleJob({
@@ -162,17 +163,25 @@ export function registerJobCommands(program: Command, log: Log = (line) => proce
                 kernelSize: circuit.tiling.kernelHeight,
                 seed: options.seed,
               })
-            : exampleJob({
-                jobKind: options.jobKind,
-                op: "linear",
-                images: 1,
-                height: options.height,
-                width: options.width,
-                inChannels: circuit.tiling.depth,
-                outChannels: options.outChannels,
-                kernelSize: 1,
-                seed: options.seed,
-              });
+            : circuit.op === "linear"
+              ? exampleJob({
+                  ...image,
+                  jobKind: options.jobKind,
+                  op: "linear",
+                  inChannels: circuit.tiling.depth,
+                  outChannels: options.outChannels,
+                  seed: options.seed,
+                })
+              : exampleJob({
+                  ...image,
+                  // Rows must be TM·2^dr: by default a TM-high, 8-wide image.
+                  ...(command.getOptionValueSource("height") === "cli" ? {} : { height: circuit.tiling.tileRows }),
+                  jobKind: options.jobKind,
+                  op: "batchnorm",
+                  inChannels: options.outChannels,
+                  outChannels: options.outChannels,
+                  seed: options.seed,
+                });
         const op = jobOp(circuit);
         const layout = op.layout(op.shapeFor(model, input.length));
         mkdirSync(options.outDir, { recursive: true });

@@ -17,6 +17,8 @@ export const MAX_MODEL_BYTES = 16 * 1024 * 1024;
  *   of an NHWC image (a pointwise convolution).
  * - `conv2d`: a k×k convolution, stride 1, "same" zero padding (k − 1)/2, one group; weights in ONNX layout
  *   [outChannels, inChannels, k, k]; X and Y are NCHW.
+ * - `batchnorm`: inference batch normalisation of rows × channels (inChannels = outChannels); weights are 4 rows of
+ *   channels codes: mean, variance (read as its magnitude), γ, β (common/job-commitment.ts BATCHNORM_JOB_PARAMETERS).
  */
 export type JobModel = {
   readonly format: typeof JOB_MODEL_FORMAT;
@@ -25,10 +27,11 @@ export type JobModel = {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly weights: Uint8Array;
-} & ({ readonly op: "linear" } | { readonly op: "conv2d"; readonly kernelSize: number });
+} & ({ readonly op: "linear" | "batchnorm" } | { readonly op: "conv2d"; readonly kernelSize: number });
 
 /** The number of weight codes of a model. */
 export function weightCount(model: Pick<JobModel, "op" | "inChannels" | "outChannels"> & { kernelSize?: number }) {
+  if (model.op === "batchnorm") return 4 * model.outChannels;
   const k = model.op === "conv2d" ? model.kernelSize! : 1;
   return model.inChannels * model.outChannels * k * k;
 }
@@ -76,7 +79,9 @@ export function parseJobModel(bytes: Uint8Array, source: string): JobModel {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("not a JSON object");
   const fields = raw as Record<string, unknown>;
   if (fields.format !== JOB_MODEL_FORMAT) throw bad(`format must be "${JOB_MODEL_FORMAT}"`);
-  if (fields.op !== "linear" && fields.op !== "conv2d") throw bad(`op must be "linear" or "conv2d"`);
+  if (fields.op !== "linear" && fields.op !== "conv2d" && fields.op !== "batchnorm") {
+    throw bad(`op must be "linear", "conv2d" or "batchnorm"`);
+  }
   const expected = ["format", "op", "jobKind", "inChannels", "outChannels", "weights"];
   if (fields.op === "conv2d") expected.push("kernelSize");
   const unknown = Object.keys(fields).filter((key) => !expected.includes(key));
@@ -97,7 +102,8 @@ export function parseJobModel(bytes: Uint8Array, source: string): JobModel {
     throw bad("weights must be base64");
   }
   const weights = new Uint8Array(Buffer.from(fields.weights, "base64"));
-  const layer = fields.op === "conv2d" ? ({ op: "conv2d", kernelSize } as const) : ({ op: "linear" } as const);
+  const layer =
+    fields.op === "conv2d" ? ({ op: "conv2d", kernelSize } as const) : { op: fields.op as "linear" | "batchnorm" };
   const count = weightCount({ ...layer, inChannels, outChannels });
   if (weights.length !== count) throw bad(`weights hold ${weights.length} codes, not ${count}`);
   assertFiniteCodes(
@@ -126,14 +132,16 @@ export function outputsFromBytes(bytes: Uint8Array, expectedWords: number, what:
 }
 
 /**
- * A small example job for a CNN layer: an image (a smooth pattern plus noise) and small random weights, quantized to
- * E4M3FN (saturating).
+ * A small example job for a CNN layer: an image (a smooth pattern plus noise) and weights, quantized to E4M3FN
+ * (saturating).
  * - `linear`: a pointwise (1×1) convolution; the input is the height×width image in NHWC (rows are pixels).
  * - `conv2d`: a kernelSize×kernelSize convolution; the input is `images` images in NCHW.
+ * - `batchnorm`: the image in NHWC normalised per channel (inChannels = outChannels) with running statistics near
+ *   the image's and γ, β near 1 and 0.
  */
 export function exampleJob(options: {
   jobKind: string;
-  op: "linear" | "conv2d";
+  op: "linear" | "conv2d" | "batchnorm";
   images: number;
   height: number;
   width: number;
@@ -145,6 +153,7 @@ export function exampleJob(options: {
   const { images, height, width, inChannels, outChannels } = options;
   const prng = new Prng(options.seed);
   const noise = () => prng.nextU32() / 2 ** 32 - 0.5;
+  const fp8 = (value: number) => encodeFp8(value, "e4m3fn", true);
   const input = new Uint8Array(images * height * width * inChannels);
   for (let n = 0; n < images; n++) {
     for (let y = 0; y < height; y++) {
@@ -152,22 +161,30 @@ export function exampleJob(options: {
         for (let c = 0; c < inChannels; c++) {
           const value = Math.sin((x + 1) * (c + 1) * 0.37 + n) * Math.cos((y + 1) * 0.51) * 4 + noise();
           const index =
-            options.op === "linear"
-              ? ((n * height + y) * width + x) * inChannels + c
-              : ((n * inChannels + c) * height + y) * width + x;
-          input[index] = encodeFp8(value, "e4m3fn", true);
+            options.op === "conv2d"
+              ? ((n * inChannels + c) * height + y) * width + x
+              : ((n * height + y) * width + x) * inChannels + c;
+          input[index] = fp8(value);
         }
       }
     }
   }
+  const base = { format: JOB_MODEL_FORMAT, jobKind: options.jobKind, inChannels, outChannels } as const;
+  if (options.op === "batchnorm") {
+    const channel = (make: () => number) => Array.from({ length: outChannels }, () => fp8(make()));
+    const weights = Uint8Array.from([
+      ...channel(() => noise() * 0.5),
+      ...channel(() => 4 + noise() * 2),
+      ...channel(() => 1 + noise() * 0.5),
+      ...channel(() => noise() * 0.5),
+    ]);
+    return { model: { ...base, op: "batchnorm", weights }, input };
+  }
   const kernel = options.op === "conv2d" ? options.kernelSize : 1;
-  const layer = options.op === "conv2d" ? ({ op: "conv2d", kernelSize: kernel } as const) : ({ op: "linear" } as const);
   const scale = 1 / Math.sqrt(inChannels * kernel * kernel);
   const weights = Uint8Array.from({ length: inChannels * outChannels * kernel * kernel }, () =>
-    encodeFp8(noise() * 2 * scale, "e4m3fn", true),
+    fp8(noise() * 2 * scale),
   );
-  return {
-    model: { format: JOB_MODEL_FORMAT, jobKind: options.jobKind, inChannels, outChannels, weights, ...layer },
-    input,
-  };
+  const layer = options.op === "conv2d" ? ({ op: "conv2d", kernelSize: kernel } as const) : ({ op: "linear" } as const);
+  return { model: { ...base, weights, ...layer }, input };
 }

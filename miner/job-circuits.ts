@@ -187,9 +187,9 @@ export function prepareJobCircuit(
 
 /** The job kinds a deployment of each workload offers (`demle deploy`, the demo): demo sizes with demo workloads. */
 export const WORKLOAD_JOB_CIRCUITS: Readonly<Record<string, readonly JobCircuitName[]>> = {
-  demo: ["gemm-job-demo", "conv-job-demo"],
-  "gemm-demo": ["gemm-job-demo", "conv-job-demo"],
-  production: ["gemm-job", "conv-job"],
+  demo: ["gemm-job-demo", "conv-job-demo", "batchnorm-job-demo"],
+  "gemm-demo": ["gemm-job-demo", "conv-job-demo", "batchnorm-job-demo"],
+  production: ["gemm-job", "conv-job", "batchnorm-job"],
 };
 
 /**

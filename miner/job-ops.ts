@@ -7,6 +7,10 @@ import {
   convInputTree,
   convJobProofInput,
   convWeightTree,
+  batchNormInputTree,
+  batchNormJobInputs,
+  batchNormJobProofInput,
+  batchNormWeightTree,
   gemmJobProofInput,
   inputTree,
   weightTree,
@@ -15,6 +19,13 @@ import {
 } from "../common/job-commitment.js";
 import type { JobModel } from "../common/job-files.js";
 import { checkOutput, exactTile } from "../common/numerics.js";
+import {
+  batchNormTileWords,
+  checkBatchNorm,
+  commitBatchNormOutputs,
+  defineBatchNormWork,
+  type BatchNormWork,
+} from "../common/ops/batchnorm.js";
 import { commitConvOutputs, convTileWords, defineConvWork, exactConv, type ConvWork } from "../common/ops/conv.js";
 import {
   commitOutputs,
@@ -27,6 +38,7 @@ import {
 } from "../common/work.js";
 import { Fp8GemmRunner, type GemmExecutionProvider } from "./gemm.js";
 import type { JobCircuit } from "./job-circuits.js";
+import { committedBatchNormWords, Fp8BatchNormRunner } from "./ops/batchnorm.js";
 import { runFp8Conv } from "./ops/conv.js";
 
 /** A job's sizes under its circuit. */
@@ -271,6 +283,83 @@ function convOp(circuit: Extract<JobCircuit, { op: "conv2d" }>): JobOp {
   };
 }
 
+function batchNormOp(circuit: Extract<JobCircuit, { op: "batchnorm" }>): JobOp {
+  const { tiling } = circuit;
+  const work = (layout: JobLayout): BatchNormWork => defineBatchNormWork(tiling, layout.shape);
+  const inputs = (layout: JobLayout, x: Uint8Array, weights: Uint8Array) =>
+    batchNormJobInputs(x, weights, tiling, layout.shape);
+  return {
+    shapeFor(model, inputBytes) {
+      checkModel(circuit, model);
+      if (model.inChannels !== model.outChannels) {
+        throw new Error(
+          `a batch norm keeps its channels: the model has ${model.inChannels} in, ${model.outChannels} out`,
+        );
+      }
+      const channels = model.inChannels;
+      if (inputBytes % channels !== 0) {
+        throw new Error(`the input has ${inputBytes} bytes, not a whole number of rows of ${channels} channels`);
+      }
+      return {
+        rowBlocksLog2: log2Blocks(inputBytes / channels, tiling.tileRows, "the input's rows", tiling.maxRowBlocksLog2),
+        colBlocksLog2: log2Blocks(channels, tiling.tileChannels, "the model's channels", tiling.maxColBlocksLog2),
+      };
+    },
+    layout(shape) {
+      const w = defineBatchNormWork(tiling, shape);
+      return {
+        circuit,
+        shape,
+        inputBytes: w.rows * w.channels,
+        weightCodes: 4 * w.channels,
+        outputWords: w.rows * w.channels,
+        description: `${w.rows}×${w.channels} batch norm`,
+      };
+    },
+    inputTree: (layout, x) => batchNormInputTree(x, tiling, layout.shape),
+    weightTree: (layout, weights) => batchNormWeightTree(weights, tiling, layout.shape),
+    async compute(layout, x, weights) {
+      const runner = await Fp8BatchNormRunner.create(work(layout).channels);
+      try {
+        return committedBatchNormWords(await runner.run(inputs(layout, x, weights)));
+      } finally {
+        await runner.release();
+      }
+    },
+    commit: (layout, y) => commitBatchNormOutputs(y, work(layout)),
+    check(layout, x, weights, y) {
+      const result = checkBatchNorm(inputs(layout, x, weights), y);
+      return { violations: result.failures.length, worstErrorToBound: result.worstFractionOfBound };
+    },
+    async proofInput(layout, m) {
+      const { input } = await batchNormJobProofInput({
+        ...m,
+        tiling,
+        shape: layout.shape,
+        tilesPerProof: circuit.tilesPerProof,
+      });
+      return input;
+    },
+    tileOf(layout, index) {
+      const { channels } = work(layout);
+      const [row, col] = [Math.floor(index / channels), index % channels];
+      return {
+        rowBlock: Math.floor(row / tiling.tileRows),
+        colBlock: Math.floor(col / tiling.tileChannels),
+        position: (row % tiling.tileRows) * tiling.tileChannels + (col % tiling.tileChannels),
+      };
+    },
+    tileWords: (layout, y, rowBlock, colBlock) => batchNormTileWords(y, work(layout), rowBlock, colBlock),
+  };
+}
+
 export function jobOp(circuit: JobCircuit): JobOp {
-  return circuit.op === "linear" ? linearOp(circuit) : convOp(circuit);
+  switch (circuit.op) {
+    case "linear":
+      return linearOp(circuit);
+    case "conv2d":
+      return convOp(circuit);
+    case "batchnorm":
+      return batchNormOp(circuit);
+  }
 }

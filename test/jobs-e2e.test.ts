@@ -12,7 +12,8 @@ import hre from "hardhat";
 import { Contract, NonceManager, type Signer } from "ethers";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inputTree } from "../common/job-commitment.js";
+import { batchNormJobInputs, inputTree } from "../common/job-commitment.js";
+import { checkBatchNorm } from "../common/ops/batchnorm.js";
 import { exampleJob, serializeJobModel } from "../common/job-files.js";
 import { encodeShape } from "../common/work.js";
 import { float32Bits, float32FromBits } from "../common/numerics.js";
@@ -39,6 +40,7 @@ type Connection = Awaited<ReturnType<typeof hre.network.create>>;
 const WORKLOAD = MINING_WORKLOADS["gemm-demo"];
 const LINEAR = JOB_CIRCUITS["gemm-job-demo"];
 const CONV = JOB_CIRCUITS["conv-job-demo"];
+const BATCHNORM = JOB_CIRCUITS["batchnorm-job-demo"];
 const IMAGES = { images: 2, height: CONV.tiling.inHeight, width: CONV.tiling.inWidth, outChannels: 8 };
 const FEE = 3n * 10n ** 16n;
 
@@ -57,7 +59,8 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
 
   beforeAll(async () => {
     prepared = await prepareWorkload(WORKLOAD, () => {});
-    preparedJobs = [await prepareJobCircuit(LINEAR, () => {}), await prepareJobCircuit(CONV, () => {})];
+    preparedJobs = [];
+    for (const circuit of [LINEAR, CONV, BATCHNORM]) preparedJobs.push(await prepareJobCircuit(circuit, () => {}));
     await hre.tasks.getTask("build").run({ quiet: true });
     connection = await hre.network.create();
     await setIntervalMining(connection.provider, 200);
@@ -342,6 +345,42 @@ describe("useful-work jobs: a requester, a data server and three miners on an in
     expect(records.get(String(badJob))!.stage).toBe("skipped");
     expect(records.get(String(badJob))!.note).toMatch(/input's root is not the job's inputRoot/);
     expect(await market.assignments(badJob)).toEqual([]);
+  }, 300_000);
+
+  it("a batch-norm job (the layer after a conv) is proven and its outputs pass the exact BN contract", async () => {
+    const requester = signers[9]!;
+    const bn = exampleJob({
+      jobKind: "batchnorm-job-demo",
+      op: "batchnorm",
+      images: 1,
+      height: BATCHNORM.tiling.tileRows,
+      width: 8,
+      inChannels: 8,
+      outChannels: 8,
+      kernelSize: 1,
+      seed: 9,
+    });
+    const posted = await postJob({
+      signer: requester,
+      contract: new Contract(deployment.mining, abi, new NonceManager(requester)),
+      dataOrigin: dataServer.url,
+      modelBytes: serializeJobModel(bn.model),
+      input: bn.input,
+      redundancy: 1,
+      deadlineBlocks: 400,
+      fee: FEE,
+    });
+    const w = worker(10);
+    await w.init(abi);
+    expect(await w.workOnce()).toBe(true);
+    // (The open job whose input does not match its root, from the test above, is skipped on the way.)
+    expect(w.records().find((r) => r.jobId === String(posted.jobId))?.stage).toBe("settled");
+    const { results, layout } = await jobResults(mining, posted.jobId, { verify: true });
+    expect(layout.outputWords).toBe(BATCHNORM.tiling.tileRows * 8 * 8);
+    expect(results.map((r) => [r.status, r.flags, r.contract?.violations])).toEqual([["proven", [], 0]]);
+    // The outputs are the BN reference's within its tolerance: checked independently of the job code.
+    const inputs = batchNormJobInputs(bn.input, bn.model.weights, BATCHNORM.tiling, posted.shape);
+    expect(checkBatchNorm(inputs, results[0]!.outputs!).failures).toEqual([]);
   }, 300_000);
 
   it("a miner with a job worker falls back to seed work when no job is open", async () => {
