@@ -26,27 +26,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import {
-  Contract,
-  Interface,
-  isError,
-  toQuantity,
-  type ContractTransactionReceipt,
-  type ContractTransactionResponse,
-} from "ethers";
+import { Contract, Interface, toQuantity, type ContractTransactionReceipt } from "ethers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { revertData } from "../helpers/revert.js";
-
-/** The revert data of a failed call (ethers' CALL_EXCEPTION or Hardhat's SolidityError); rethrows anything else. */
-function revertDataOf(err: unknown): string {
-  if (!isError(err, "CALL_EXCEPTION") && !(err instanceof Error && err.name === "SolidityError")) throw err;
-  return revertData(err);
-}
+import { callHarness, decodeRevert, P, revertDataOf, Status, weighted, type Expected } from "./contract-harness.js";
 
 type Connection = Awaited<ReturnType<typeof hre.network.create>>;
 
-const P = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 const RUNS = Number(process.env.FAULTS_RUNS ?? 50);
 const STEPS = Number(process.env.FAULTS_STEPS ?? 30);
 const SEED = Number(process.env.FAULTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -58,13 +44,6 @@ const MAX_EXTRA_PROOFS = 2;
 /** Stub verifier instances; layer i uses instance i mod VERIFIERS. */
 const VERIFIERS = 2;
 const PANIC = Interface.from(["error Panic(uint256 code)"]);
-
-enum Status {
-  None = 0,
-  Committed = 1,
-  Proven = 2,
-  Slashed = 3,
-}
 
 /** One layer of the workload (IDemleMining.Layer without its verifier). */
 interface LayerSpec {
@@ -143,8 +122,6 @@ type Action =
   | { kind: "mine"; blocks: number };
 
 const actor = fc.nat({ max: ACTORS - 1 });
-const weighted = <T>(arbs: [number, fc.Arbitrary<T>][]) =>
-  fc.oneof(...arbs.map(([weight, arbitrary]) => ({ weight, arbitrary })));
 
 /** One entry more than the largest workload, so that a too-long array can be drawn. */
 const perLayer = <T>(arbitrary: fc.Arbitrary<T>) =>
@@ -328,12 +305,6 @@ interface ModelCommitment {
   bond: bigint;
   macs: bigint;
   status: Status;
-}
-
-/** A custom error and, where the model predicts them, its arguments. */
-interface Expected {
-  name: string;
-  args?: unknown[];
 }
 
 /** The shapes a commit or quote sends, and the revert the model predicts for them (before the bond check). */
@@ -527,44 +498,8 @@ describe("DemleMining under random action sequences (stub verifiers, TS model)",
       expect([...(PANIC.parseError(revertDataOf(err))?.args ?? [])]).toEqual([0x32n]);
     }
 
-    /** The name and arguments of a revert, decoded with `iface`. */
-    const decode = (iface: Interface, err: unknown) => {
-      const parsed = iface.parseError(revertDataOf(err));
-      return { name: parsed?.name ?? "unknown", args: [...(parsed?.args ?? [])] };
-    };
-    const expectRevert = (label: string, got: { name: string; args: unknown[] }, expected: Expected | undefined) => {
-      expect(got.name, `${label}: unexpected revert`).toBe(expected?.name ?? "(success)");
-      if (expected?.args) expect(got.args, `${label}: ${got.name}'s arguments`).toEqual(expected.args);
-      figures.reverts[got.name] = (figures.reverts[got.name] ?? 0) + 1;
-    };
-
-    /**
-     * Sends a transaction of `from` that the model expects to succeed (expected === undefined) or revert with
-     * `expected`; returns the receipt of a success.
-     */
-    async function send(
-      label: string,
-      from: number,
-      iface: Interface,
-      expected: Expected | undefined,
-      tx: () => Promise<ContractTransactionResponse>,
-    ): Promise<ContractTransactionReceipt | undefined> {
-      const counts = (figures.actions[label] ??= { succeeded: 0, reverted: 0 });
-      let response: ContractTransactionResponse;
-      try {
-        response = await tx();
-      } catch (err) {
-        expectRevert(label, decode(iface, err), expected);
-        counts.reverted++;
-        return undefined;
-      }
-      const receipt = await response.wait();
-      expect(receipt?.status).toBe(1);
-      expect(expected, `${label}: succeeded, model expected a revert`).toBeUndefined();
-      model.eth[from]! -= receipt!.fee;
-      counts.succeeded++;
-      return receipt!;
-    }
+    const { send, expectRevert } = callHarness(figures, () => model.eth);
+    const decode = decodeRevert;
 
     /** The mining contract's events in a receipt, as [name, args] (array arguments as plain arrays). */
     const eventsOf = (receipt: ContractTransactionReceipt) =>

@@ -92,6 +92,54 @@ function rows(): string[][] {
         `${count(load.proofsPerMinute)} proofs/min, failed transactions ${count(load.failedTransactions)}`,
     ]);
   }
+  const jobs = read("jobs");
+  const jobProperties = jobs?.properties as Json | undefined;
+  if (jobProperties) {
+    out.push([
+      "jobs: random postJob/commitJob/proveJob/slashJob/refundJob/seed-work sequences, invariants after every step",
+      `${count(jobProperties.sequences)} sequences × ${count(jobProperties.stepsPerSequence)} steps = ${count(jobProperties.steps)} steps, ` +
+        `${count(jobProperties.invariantChecks)} invariant checks; ${count(jobProperties.jobsPosted)} jobs, ` +
+        `${count(jobProperties.slotsTaken)} slots taken (${count(jobProperties.fullJobs)} jobs filled), ` +
+        `${count(jobProperties.slotsProven)} proven, ${count(jobProperties.slotsSlashed)} slashed, ` +
+        `${count(jobProperties.refunds)} refunds, ${Object.keys((jobProperties.reverts as Json | undefined) ?? {}).length} ` +
+        `distinct custom errors predicted; violations: 0`,
+    ]);
+  }
+  const hostile = jobs?.hostile as Json | undefined;
+  for (const c of (hostile?.cases as Json[] | undefined) ?? []) {
+    const served = (c.bytesServed as number[] | undefined) ?? [];
+    out.push([
+      `jobs: hostile data server: ${count(c.case)}`,
+      `${count(c.outcome)}${
+        c.note
+          ? ` (${String(c.note)
+              .replace(/http:\/\/127\.0\.0\.1:\d+\/blobs\/[0-9a-f]{64}/g, "URL")
+              .replace(/ have sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/, " have another sha256")
+              .slice(0, 110)})`
+          : ""
+      }; ` +
+        (c.transactionsOnRefusal === undefined ? "" : `transactions sent ${count(c.transactionsOnRefusal)}; `) +
+        `the server wrote ${served.length ? served.join(", ") : "0"} bytes (the miner's limit ${count(c.limit)})` +
+        (c.afterHeal ? `; after the server recovered: ${count(c.afterHeal)}` : ""),
+    ]);
+  }
+  if (hostile) {
+    out.push([
+      `jobs: the ${((hostile.cases as unknown[] | undefined) ?? []).length} hostile data servers at once: the miner process's memory`,
+      `peak RSS growth ${count(hostile.peakRssGrowthMiB)} MiB, peak ArrayBuffer growth ${count(hostile.peakArrayBuffersGrowthMiB)} MiB; ` +
+        `${count(hostile.seconds)} s (two 30 s client timeouts)`,
+    ]);
+  }
+  const kills = jobs?.kills as Json | undefined;
+  if (kills) {
+    out.push([
+      `jobs: job worker killed at a stage of a linear job, restarted on the state left on disk (a block every ${count(kills.blockMs)} ms)`,
+      `${count(kills.runs)} runs, ${count(kills.settled)} settled; kills by stage ${JSON.stringify(kills.byStageAtKill ?? {})}; ` +
+        `commitments ${count(kills.commitments)}, accepted proofs ${count(kills.proofsAccepted)}, fee payments ` +
+        `${count(kills.feePayments)}; mined ${transactions({ commit: (kills.mined as Json)?.commitJob ?? 0, prove: (kills.mined as Json)?.proveJob ?? 0 }, kills.reverted)}; ` +
+        `outputs recomputed after a kill ${count(kills.recomputed)}`,
+    ]);
+  }
   const bad = read("bad-inputs");
   const cases = (bad?.cases as unknown[] | undefined) ?? (Array.isArray(bad) ? bad : undefined);
   if (cases)
