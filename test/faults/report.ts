@@ -126,7 +126,8 @@ function rows(): string[][] {
   if (hostile) {
     out.push([
       `jobs: the ${((hostile.cases as unknown[] | undefined) ?? []).length} hostile data servers at once: the miner process's memory`,
-      `peak RSS growth ${count(hostile.peakRssGrowthMiB)} MiB, peak ArrayBuffer growth ${count(hostile.peakArrayBuffersGrowthMiB)} MiB; ` +
+      `peak ArrayBuffer growth ${count(hostile.peakArrayBuffersGrowthMiB)} MiB (the 16 MiB model limit and its copy), ` +
+        `peak RSS growth ${count(hostile.peakRssGrowthMiB)} MiB (the prover threads of the recoveries included); ` +
         `${count(hostile.seconds)} s (two 30 s client timeouts)`,
     ]);
   }
