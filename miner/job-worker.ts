@@ -30,7 +30,7 @@ import type { JobCircuit } from "./job-circuits.js";
 import { circuitOfKind, JobMarket, type OnChainJob } from "./job-market.js";
 import { jobOp } from "./job-ops.js";
 import { retryUntilReachable } from "./retry.js";
-import { sendTransaction, type TxResponse } from "./transactions.js";
+import { sendTransaction, waitForPendingTransactions, type TxResponse } from "./transactions.js";
 
 export type UsefulJobStage =
   "computed" | "commit-sent" | "committed" | "proofs-ready" | "prove-sent" | "settled" | "lost" | "skipped";
@@ -363,7 +363,19 @@ export class JobWorker {
     this.log(`job #${record.jobId}: ${why}`);
   }
 
+  /** Waits until this key's transactions are mined: what the chain says afterwards includes them. */
+  private settled(): Promise<void> {
+    return waitForPendingTransactions(
+      { signer: this.options.signer, rpc: (what, fn) => this.rpc(what, fn) },
+      this.address,
+      this.options.pollMs ?? 500,
+      (message) => this.log(message),
+    );
+  }
+
   private async commit(record: UsefulJobRecord, job: OnChainJob): Promise<void> {
+    // A commitJob sent before a restart may still be pending: only a mined one shows in assignmentOf.
+    if (record.stage === "commit-sent") await this.settled();
     const held = await this.rpc("assignmentOf", () => this.market.assignmentOf(job.id, this.address));
     if (held) {
       this.update(record, { stage: "committed", assignmentId: held.id.toString(), commitBlock: held.commitBlock });
@@ -380,6 +392,7 @@ export class JobWorker {
         (hash) => this.update(record, { stage: "commit-sent", commitTx: hash }),
       );
     } catch (error) {
+      await this.settled();
       const landed = await this.rpc("assignmentOf", () => this.market.assignmentOf(job.id, this.address));
       if (landed) return this.commit(record, job);
       // Full, closed or otherwise refused: no bond was taken.
@@ -463,6 +476,7 @@ export class JobWorker {
 
   private async submit(record: UsefulJobRecord, job: OnChainJob): Promise<void> {
     const assignmentId = BigInt(record.assignmentId!);
+    if (record.stage === "prove-sent") await this.settled();
     const status = (await this.rpc("assignment", () => this.market.assignment(assignmentId))).status;
     if (status === "proven") return this.settle(record, await this.paidFor(assignmentId, job));
     if (status === "slashed") return this.lose(record, "slashed before the proofs were accepted");
@@ -479,6 +493,7 @@ export class JobWorker {
       );
       record.proveGas = receipt.gasUsed.toString();
     } catch (error) {
+      await this.settled();
       const after = await this.rpc("assignment", () => this.market.assignment(assignmentId));
       if (after.status !== "proven") return this.lose(record, `proveJob failed: ${(error as Error).message}`);
     }
@@ -520,7 +535,8 @@ async function fetchOrUnreachable(fetch: () => Promise<Uint8Array>): Promise<Uin
     return await fetch();
   } catch (error) {
     const message = (error as Error).message;
-    if (/: HTTP 4\d\d|: hash mismatch|: too large/.test(message)) throw error;
+    // data/client.ts messages are "<METHOD> <url>: <what>"; only <what> is the client's, the rest the server's text.
+    if (/^[A-Z]+ \S+: (HTTP 4\d\d|hash mismatch|too large)/.test(message)) throw error;
     throw new DataUnreachable(message);
   }
 }

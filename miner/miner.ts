@@ -21,7 +21,7 @@ import type { WorkloadLayer } from "./circuits.js";
 import type { GemmExecutionProvider } from "./gemm.js";
 import { opBackend, type OpBackend } from "./ops/backend.js";
 import { retryUntilReachable } from "./retry.js";
-import { sendTransaction, type TxResponse } from "./transactions.js";
+import { sendTransaction, waitForPendingTransactions, type TxResponse } from "./transactions.js";
 
 /** Contract status codes (IDemleMining.Status). */
 const STATUS = { Proven: 2n, Slashed: 3n } as const;
@@ -362,20 +362,13 @@ export class Miner {
   }
 
   /** Waits until every transaction this key sent has been mined, so on-chain state is final before we read it. */
-  private async waitForPendingTransactions(): Promise<void> {
-    const provider = this.options.signer.provider!;
-    for (let logged = false; ;) {
-      const [pending, latest] = await this.rpc("getTransactionCount", () =>
-        Promise.all([
-          provider.getTransactionCount(this.address, "pending"),
-          provider.getTransactionCount(this.address, "latest"),
-        ]),
-      );
-      if (pending <= latest) return;
-      if (!logged) this.log(`waiting for ${pending - latest} pending transaction(s) of ${this.address} to be mined`);
-      logged = true;
-      await sleep(this.options.pollMs ?? 500);
-    }
+  private waitForPendingTransactions(): Promise<void> {
+    return waitForPendingTransactions(
+      { signer: this.options.signer, rpc: (what, fn) => this.rpc(what, fn) },
+      this.address,
+      this.options.pollMs ?? 500,
+      (message) => this.log(message),
+    );
   }
 
   /** The current epoch, opened (its seed fixed) by us if nobody has yet; retried if a block boundary intervenes. */

@@ -1,4 +1,5 @@
 /** Sending a transaction and waiting for its receipt, the way every DEMLE process that writes to the chain does. */
+import { setTimeout as sleep } from "node:timers/promises";
 import { isError, NonceManager, type Interface, type Signer, type TransactionReceipt } from "ethers";
 
 export interface TxResponse {
@@ -61,4 +62,26 @@ export function describeRevert(contractInterface: Interface, error: unknown): st
     if (parsed) return `${parsed.name}(${parsed.args.map(String).join(", ")})`;
   }
   return error instanceof Error ? error.message.split("\n")[0]! : String(error);
+}
+
+/**
+ * Waits until every transaction `address` sent has been mined, so the chain's state is final before it is read to
+ * decide whether to send again (a restarted process may have a transaction of its last run still pending).
+ */
+export async function waitForPendingTransactions(
+  sender: Pick<TransactionSender, "signer" | "rpc">,
+  address: string,
+  pollMs: number,
+  log: (message: string) => void,
+): Promise<void> {
+  const provider = sender.signer.provider!;
+  for (let logged = false; ;) {
+    const [pending, latest] = await sender.rpc("getTransactionCount", () =>
+      Promise.all([provider.getTransactionCount(address, "pending"), provider.getTransactionCount(address, "latest")]),
+    );
+    if (pending <= latest) return;
+    if (!logged) log(`waiting for ${pending - latest} pending transaction(s) of ${address} to be mined`);
+    logged = true;
+    await sleep(pollMs);
+  }
 }

@@ -82,11 +82,11 @@ const STEPS = Number(process.env.FAULTS_STEPS ?? 30);
 const SEED = Number(process.env.FAULTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const KILLS = Number(process.env.FAULTS_KILLS ?? 20);
 /**
- * FAULTS_KILL_RESTART_PENDING=1 restarts a killed job worker at once, while the transaction it sent just before the
- * kill may still be pending. Off by default: the job worker then abandons a commitment that lands (see
- * docs/reliability.md, "Open findings"); by default the restart waits until the miner has no pending transaction.
+ * A killed job worker is restarted at once, while the transaction it sent just before the kill may still be pending
+ * (the worker must wait for it before deciding to send again). FAULTS_KILL_RESTART_PENDING=0 restarts only once the
+ * dead worker's transactions are mined.
  */
-const RESTART_WITH_PENDING = process.env.FAULTS_KILL_RESTART_PENDING === "1";
+const RESTART_WITH_PENDING = process.env.FAULTS_KILL_RESTART_PENDING !== "0";
 
 const figures: Record<string, unknown> = {};
 const writeFigures = () => {
@@ -1580,7 +1580,7 @@ describe("the job worker against hostile data servers and kills (real gemm-job-d
       clearTimeout(timer);
       if (stageAtKill === undefined) snapshot(); // ran to its end before the random kill: the restart has nothing to do
       void running;
-      // The restart comes once the dead worker's transactions are mined (see RESTART_WITH_PENDING).
+      // The restart comes at once, or once the dead worker's transactions are mined (see RESTART_WITH_PENDING).
       let pendingAtRestart = 0;
       for (;;) {
         pendingAtRestart =
