@@ -30,7 +30,7 @@ import type { JobCircuit } from "./job-circuits.js";
 import { circuitOfKind, JobMarket, type OnChainJob } from "./job-market.js";
 import { jobOp } from "./job-ops.js";
 import { retryUntilReachable } from "./retry.js";
-import { sendTransaction, waitForPendingTransactions, type TxResponse } from "./transactions.js";
+import { contractSender, sendTransaction, waitForPendingTransactions, type TxResponse } from "./transactions.js";
 
 export type UsefulJobStage =
   "computed" | "commit-sent" | "committed" | "proofs-ready" | "prove-sent" | "settled" | "lost" | "skipped";
@@ -127,17 +127,8 @@ export class JobWorker {
   }
 
   private send(what: string, sendTx: () => Promise<TxResponse>, onSent?: (hash: string) => void) {
-    return sendTransaction(
-      {
-        signer: this.options.signer,
-        contractInterface: this.contract.interface,
-        rpc: (name, fn) => this.rpc(name, fn),
-        ...(this.options.receiptTimeoutMs === undefined ? {} : { receiptTimeoutMs: this.options.receiptTimeoutMs }),
-      },
-      what,
-      sendTx,
-      onSent,
-    );
+    const sender = contractSender(this.options, this.contract.interface, (name, fn) => this.rpc(name, fn));
+    return sendTransaction(sender, what, sendTx, onSent);
   }
 
   /** Connects, maps the deployment's job kinds to this miner's circuits, loads or creates the state. */

@@ -21,7 +21,7 @@ import type { WorkloadLayer } from "./circuits.js";
 import type { GemmExecutionProvider } from "./gemm.js";
 import { opBackend, type OpBackend } from "./ops/backend.js";
 import { retryUntilReachable } from "./retry.js";
-import { sendTransaction, waitForPendingTransactions, type TxResponse } from "./transactions.js";
+import { contractSender, sendTransaction, waitForPendingTransactions, type TxResponse } from "./transactions.js";
 
 /** Contract status codes (IDemleMining.Status). */
 const STATUS = { Proven: 2n, Slashed: 3n } as const;
@@ -679,17 +679,8 @@ export class Miner {
     sendTx: () => Promise<TxResponse>,
     onSent?: (hash: string) => void,
   ): Promise<TransactionReceipt> {
-    return sendTransaction(
-      {
-        signer: this.options.signer,
-        contractInterface: this.contract.interface,
-        rpc: (name, fn) => this.rpc(name, fn),
-        ...(this.options.receiptTimeoutMs === undefined ? {} : { receiptTimeoutMs: this.options.receiptTimeoutMs }),
-      },
-      what,
-      sendTx,
-      onSent,
-    );
+    const sender = contractSender(this.options, this.contract.interface, (name, fn) => this.rpc(name, fn));
+    return sendTransaction(sender, what, sendTx, onSent);
   }
 
   /** Balance of the DEMLE token for this miner. */

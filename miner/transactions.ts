@@ -17,6 +17,20 @@ export interface TransactionSender {
   readonly receiptTimeoutMs?: number;
 }
 
+/** The sender of a process that writes to one contract with `options.signer`, retrying RPC calls with `rpc`. */
+export function contractSender(
+  options: { readonly signer: Signer; readonly receiptTimeoutMs?: number | undefined },
+  contractInterface: Interface,
+  rpc: TransactionSender["rpc"],
+): TransactionSender {
+  return {
+    signer: options.signer,
+    contractInterface,
+    rpc,
+    ...(options.receiptTimeoutMs === undefined ? {} : { receiptTimeoutMs: options.receiptTimeoutMs }),
+  };
+}
+
 /**
  * Sends a transaction and waits for its receipt. `onSent` records the hash before waiting; a revert throws with the
  * decoded custom error.
