@@ -2,7 +2,8 @@
  * The data server's view of the chain: which output root a miner committed for a job, and the job's layout, so an
  * upload can be checked against it (data/server.ts `CommittedOutputs`).
  */
-import { circuitOfKind, type JobMarket } from "../miner/job-market.js";
+import { circuitOfKind } from "../miner/job-circuits.js";
+import type { JobMarket } from "../miner/job-market.js";
 import { jobOp } from "../miner/job-ops.js";
 import type { CommittedOutputs } from "./server.js";
 

@@ -192,20 +192,35 @@ export const WORKLOAD_JOB_CIRCUITS: Readonly<Record<string, readonly JobCircuitN
   production: ["gemm-job", "conv-job", "batchnorm-job"],
 };
 
+/** What an on-chain job kind says of its circuit (IDemleJobMarket.JobKind without the verifier). */
+export interface JobKindLike {
+  readonly tiling: JobKindParams;
+  readonly proofsPerJob: number;
+  /** Compared when given. */
+  readonly tilesPerProof?: number;
+  /** Compared when given. */
+  readonly macsPerTile?: bigint | number;
+}
+
 /**
- * The job circuits whose parameters are those of on-chain job kinds (in `JOB_CIRCUITS` order): a kind's tiling fields
- * (tileRows, tileCols, depth, maxRowBlocksLog2, maxColBlocksLog2) equal the circuit's `jobKindParams` and its
- * proofsPerJob the circuit's.
+ * The job circuit an on-chain job kind repeats: its `jobKindParams` and proofsPerJob (and tilesPerProof and
+ * macsPerTile when the kind gives them) are the circuit's. Job circuits differ in those (test/conv-job.test.ts), so
+ * there is at most one.
  */
-export function jobCircuitsFor(
-  kinds: readonly { readonly tiling: JobKindParams; readonly proofsPerJob: number }[],
-): JobCircuit[] {
-  return Object.values(JOB_CIRCUITS).filter((circuit: JobCircuit) => {
+export function circuitOfKind(kind: JobKindLike): JobCircuit | undefined {
+  return Object.values(JOB_CIRCUITS).find((circuit: JobCircuit) => {
     const params = jobKindParams(circuit);
-    return kinds.some(
-      (kind) =>
-        kind.proofsPerJob === circuit.proofsPerJob &&
-        (Object.keys(params) as (keyof JobKindParams)[]).every((key) => kind.tiling[key] === params[key]),
+    return (
+      kind.proofsPerJob === circuit.proofsPerJob &&
+      (Object.keys(params) as (keyof JobKindParams)[]).every((key) => kind.tiling[key] === params[key]) &&
+      (kind.tilesPerProof === undefined || kind.tilesPerProof === circuit.tilesPerProof) &&
+      (kind.macsPerTile === undefined || BigInt(kind.macsPerTile) === BigInt(circuit.macsPerTile))
     );
   });
+}
+
+/** The job circuits of a deployment's job kinds, in `JOB_CIRCUITS` order. */
+export function jobCircuitsFor(kinds: readonly JobKindLike[]): JobCircuit[] {
+  const used = new Set(kinds.map(circuitOfKind));
+  return Object.values(JOB_CIRCUITS).filter((circuit: JobCircuit) => used.has(circuit));
 }

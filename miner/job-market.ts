@@ -4,7 +4,7 @@
  */
 import type { Contract } from "ethers";
 import type { WorkShape } from "../common/work.js";
-import { JOB_CIRCUITS, jobKindParams, type JobCircuit } from "./job-circuits.js";
+import type { JobKindParams } from "./job-circuits.js";
 
 export type AssignmentStatus = "committed" | "proven" | "slashed";
 const ASSIGNMENT_STATUS: Record<string, AssignmentStatus> = { "1": "committed", "2": "proven", "3": "slashed" };
@@ -16,28 +16,7 @@ export interface OnChainJobKind {
   readonly tilesPerProof: number;
   readonly proofsPerJob: number;
   /** The circuit parameters the kind repeats: TM (or Wo), TN, K and the grid. */
-  readonly tiling: KindParams;
-}
-
-export interface KindParams {
-  readonly tileRows: number;
-  readonly tileCols: number;
-  readonly depth: number;
-  readonly maxRowBlocksLog2: number;
-  readonly maxColBlocksLog2: number;
-}
-
-/** The job circuit whose parameters an on-chain job kind repeats (they are unique: test/conv-job.test.ts). */
-export function circuitOfKind(kind: OnChainJobKind): JobCircuit | undefined {
-  return Object.values(JOB_CIRCUITS).find((circuit: JobCircuit) => {
-    const params = jobKindParams(circuit);
-    return (
-      (Object.keys(params) as (keyof KindParams)[]).every((key) => params[key] === kind.tiling[key]) &&
-      circuit.proofsPerJob === kind.proofsPerJob &&
-      circuit.tilesPerProof === kind.tilesPerProof &&
-      BigInt(circuit.macsPerTile) === kind.macsPerTile
-    );
-  });
+  readonly tiling: JobKindParams;
 }
 
 export interface OnChainJob {

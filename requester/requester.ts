@@ -14,14 +14,8 @@ import {
 import { float32FromBits } from "../common/numerics.js";
 import { encodeShape, poseidonHash, tileIndex, tileLeaf, type WorkShape } from "../common/work.js";
 import { blobUrl, fetchBlob, fetchOutputs, listOutputs, originOf, putBlob } from "../data/client.js";
-import { jobCircuit, type JobCircuit } from "../miner/job-circuits.js";
-import {
-  circuitOfKind,
-  JobMarket,
-  type OnChainAssignment,
-  type OnChainJob,
-  type OnChainJobKind,
-} from "../miner/job-market.js";
+import { circuitOfKind, jobCircuit, type JobCircuit } from "../miner/job-circuits.js";
+import { JobMarket, type OnChainAssignment, type OnChainJob, type OnChainJobKind } from "../miner/job-market.js";
 import { jobOp, type ContractCheck, type JobLayout } from "../miner/job-ops.js";
 
 /** The on-chain job kind of the model's job circuit, and that circuit. */
