@@ -4,7 +4,7 @@
  * (`http://127.0.0.1:PORT` or `http://localhost:PORT`). Every download is bounded while it streams and every request
  * has a timeout; every failure is one-line Error naming the URL and what went wrong.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../common/job-files.js";
 
 /** Default timeout of a blob transfer or a listing. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -175,15 +175,13 @@ async function readBounded(url: string, response: Response, maxBytes: number, ti
   return bytes;
 }
 
-const sha256Of = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
 /** Stores `bytes` on the data server at `origin`; returns its sha256 and URL. */
 export async function putBlob(
   origin: string,
   bytes: Uint8Array,
   options: RequestOptions = {},
 ): Promise<{ sha256: string; url: string }> {
-  const sha256 = sha256Of(bytes);
+  const sha256 = sha256Hex(bytes);
   const url = blobUrl(origin, sha256);
   const response = await request("PUT", url, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, bytes);
   await expectStatus("PUT", url, response, [200, 201]);
@@ -206,7 +204,7 @@ export async function fetchBlob(
   await expectStatus("GET", url, response, [200]);
   const bytes = await readBounded(url, response, options.maxBytes, timeoutMs);
   if (options.sha256 !== undefined) {
-    const actual = sha256Of(bytes);
+    const actual = sha256Hex(bytes);
     if (actual !== options.sha256) {
       throw new Error(
         `GET ${url}: hash mismatch: the ${bytes.length} bytes have sha256 ${actual}, expected ${options.sha256}`,
